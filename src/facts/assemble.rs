@@ -1,0 +1,436 @@
+//! The generic assembler: decoded records in file order → nodes following the grammar's
+//! nesting, with the recovery rules of formats/b2.md expressed generically:
+//! - a record opens a child group, closes an open group, or is out of place;
+//! - a record that belongs to an outer group closes the inner ones (their closer is missing);
+//! - a fault inside a `fragile` group makes it unreadable, and its remaining records are
+//!   skipped until a record of an outer group (or a sibling's opener) resynchronises;
+//! - a fault in a non-fragile group's own records disables that group's own checks only;
+//! - `match` fields must be repeated by the group's other records.
+
+use std::sync::Arc;
+
+use super::{subject_of, KeyTracker, Unit};
+use crate::grammar::decode::{Decoded, LineFault};
+use crate::grammar::{Grammar, GroupDef};
+use crate::outcome::Outcome;
+use crate::record::{Node, NodeState, Record, Value};
+
+struct Open {
+    node: Node,
+    /// Unreadable: the group's records are skipped until resynchronisation.
+    skipping: bool,
+    /// The node without children, shared as context by streamed children.
+    snapshot: Option<Arc<Node>>,
+}
+
+/// Where a record goes.
+enum Target {
+    /// Closes the open group at this stack depth.
+    Close(usize),
+    /// Opens a child (group index) of the open group at this stack depth.
+    OpenChild(usize, usize),
+}
+
+/// Builds nodes from one file's records. Units are handed to `emit` as soon as they close.
+pub struct Assembler<'t> {
+    grammar: Arc<Grammar>,
+    file: Arc<str>,
+    keys: &'t mut KeyTracker,
+    stack: Vec<Open>,
+    ended: bool,
+    /// Input errors found so far.
+    pub errors: Vec<Outcome>,
+}
+
+impl<'t> Assembler<'t> {
+    pub fn new(grammar: Arc<Grammar>, file: Arc<str>, keys: &'t mut KeyTracker) -> Self {
+        let mut a = Assembler {
+            grammar,
+            file,
+            keys,
+            stack: Vec::new(),
+            ended: false,
+            errors: Vec::new(),
+        };
+        if a.grammar.groups[0].open.is_none() {
+            let root = Node::new(Arc::clone(&a.grammar.groups[0]), 0);
+            a.stack.push(Open {
+                node: root,
+                skipping: false,
+                snapshot: None,
+            });
+        }
+        a
+    }
+
+    fn error(&mut self, fault: &LineFault, line: u32) {
+        let chain: Vec<&Node> = self.stack.iter().map(|o| &o.node).collect();
+        let mut e = Outcome::error(
+            fault.code,
+            &self.file,
+            Some(line),
+            fault.column,
+            fault.field.as_deref(),
+            fault.message.clone(),
+        );
+        e.subject = subject_of(&chain);
+        self.errors.push(e);
+    }
+
+    fn structure(&mut self, line: u32, column: Option<u32>, field: Option<&str>, message: String) {
+        let f = LineFault {
+            code: "STRUCTURE",
+            column,
+            field: field.map(str::to_string),
+            message,
+        };
+        self.error(&f, line);
+    }
+
+    /// Takes the next physical line.
+    pub fn push(&mut self, d: Decoded, line: u32, emit: &mut impl FnMut(Unit)) {
+        if self.ended {
+            self.structure(
+                line,
+                Some(1),
+                Some("type"),
+                "enregistrement après la fin du fichier".into(),
+            );
+            return;
+        }
+        let Some(ri) = d.record_index else {
+            // Unknown type or unreadable layout: an error of the innermost group.
+            for f in &d.faults {
+                self.error(f, line);
+            }
+            self.count_all();
+            if let Some(top) = self.stack.last_mut() {
+                if top.node.group.fragile && !top.skipping {
+                    top.node.state = NodeState::Unreadable;
+                    top.skipping = true;
+                }
+            }
+            return;
+        };
+        if self.stack.is_empty() {
+            // The root opener (recognition saw its type on the first line).
+            let mut root = Node::new(Arc::clone(&self.grammar.groups[0]), line);
+            root.records = 1;
+            if self.grammar.groups[0].open != Some(ri) {
+                self.structure(
+                    line,
+                    Some(1),
+                    Some("type"),
+                    format!(
+                        "le fichier doit commencer par un enregistrement {}",
+                        self.grammar.records[self.grammar.groups[0].open.unwrap_or(0)].name
+                    ),
+                );
+                root.state = NodeState::ChecksDisabled;
+            } else {
+                for f in &d.faults {
+                    self.error(f, line);
+                }
+                if !d.faults.is_empty() || d.record.is_none() {
+                    root.state = NodeState::ChecksDisabled;
+                }
+                root.open = d.record;
+            }
+            self.stack.push(Open {
+                node: root,
+                skipping: false,
+                snapshot: None,
+            });
+            return;
+        }
+        let Some(target) = self.target(ri) else {
+            self.out_of_place(ri, d, line);
+            return;
+        };
+        let depth = match target {
+            Target::Close(d) | Target::OpenChild(d, _) => d,
+        };
+        // Inside a skipped (unreadable) group: its own records are passed over.
+        if let Some(skip_depth) = self.stack.iter().position(|o| o.skipping) {
+            if depth >= skip_depth {
+                for f in &d.faults {
+                    self.error(f, line);
+                }
+                self.count_all();
+                return;
+            }
+        }
+        // Groups deeper than the target are closed: their closing record is missing.
+        while self.stack.len() > depth + 1 {
+            let top = self.stack.last_mut().expect("stack deeper than target");
+            if top.node.group.close.is_some() && !top.skipping {
+                let (name, closer) = (
+                    top.node.group.name.clone(),
+                    self.grammar.records[top.node.group.close.unwrap_or(0)]
+                        .name
+                        .clone(),
+                );
+                top.node.damage();
+                self.structure(
+                    line,
+                    Some(1),
+                    Some("type"),
+                    format!("{name} sans son enregistrement de fin ({closer})"),
+                );
+            }
+            self.pop(emit);
+        }
+        for f in &d.faults {
+            self.error(f, line);
+        }
+        let faulty = !d.faults.is_empty() || d.record.is_none();
+        match target {
+            Target::Close(_) => {
+                self.count_all();
+                let mismatch = d.record.as_ref().and_then(|r| self.mismatch(depth, r));
+                if let Some((field, column)) = &mismatch {
+                    self.structure(
+                        line,
+                        Some(*column),
+                        Some(field),
+                        format!("champ {field} différent de celui de l'en-tête du groupe"),
+                    );
+                }
+                let top = self.stack.last_mut().expect("target exists");
+                if faulty || mismatch.is_some() {
+                    top.node.damage();
+                } else {
+                    top.node.close = d.record;
+                }
+                self.pop(emit);
+                if self.stack.is_empty() {
+                    self.ended = true;
+                }
+            }
+            Target::OpenChild(_, c) => {
+                let mismatch = d.record.as_ref().and_then(|r| self.mismatch(depth, r));
+                self.count_all();
+                if let Some((field, column)) = mismatch {
+                    self.structure(line, Some(column), Some(&field), format!("champ {field} différent de celui de l'en-tête du groupe (enregistrement mal placé)"));
+                    self.damage_from(depth);
+                    return;
+                }
+                let group = Arc::clone(&self.grammar.groups[c]);
+                let parent = self.stack.last_mut().expect("target exists");
+                let ci = parent
+                    .node
+                    .group
+                    .children
+                    .iter()
+                    .position(|&x| x == c)
+                    .expect("child group");
+                parent.node.counts[ci] += 1;
+                let mut node = Node::new(Arc::clone(&group), line);
+                node.rank = parent.node.counts[ci];
+                node.records = 1;
+                node.open = d.record;
+                self.stack.push(Open {
+                    node,
+                    skipping: false,
+                    snapshot: None,
+                });
+                self.assign_key();
+                if faulty {
+                    self.damage_from(self.stack.len() - 1);
+                }
+                let leaf = group.close.is_none() && group.children.is_empty();
+                if leaf && !self.stack.last().is_some_and(|o| o.skipping) {
+                    self.pop(emit);
+                }
+            }
+        }
+    }
+
+    /// Closes everything at the end of the file.
+    pub fn finish(mut self, emit: &mut impl FnMut(Unit)) -> Vec<Outcome> {
+        let last_line = self
+            .stack
+            .first()
+            .map(|o| o.node.line + o.node.records.saturating_sub(1))
+            .unwrap_or(0);
+        while let Some(top) = self.stack.last_mut() {
+            if top.node.group.close.is_some() && !top.skipping {
+                let (name, closer) = (
+                    top.node.group.name.clone(),
+                    self.grammar.records[top.node.group.close.unwrap_or(0)]
+                        .name
+                        .clone(),
+                );
+                top.node.damage();
+                self.structure(
+                    last_line,
+                    None,
+                    None,
+                    format!("{name} sans son enregistrement de fin ({closer}) en fin de fichier"),
+                );
+            }
+            self.pop(emit);
+        }
+        self.errors
+    }
+
+    fn target(&self, ri: usize) -> Option<Target> {
+        for d in (0..self.stack.len()).rev() {
+            let g = &self.stack[d].node.group;
+            if g.close == Some(ri) {
+                return Some(Target::Close(d));
+            }
+            if let Some(&c) = g
+                .children
+                .iter()
+                .find(|&&c| self.grammar.groups[c].open == Some(ri))
+            {
+                return Some(Target::OpenChild(d, c));
+            }
+        }
+        None
+    }
+
+    /// A record that belongs nowhere open (a `4` with no open invoice, a `9` with no lot).
+    fn out_of_place(&mut self, ri: usize, d: Decoded, line: u32) {
+        let name = self.grammar.records[ri].name.clone();
+        self.structure(
+            line,
+            Some(1),
+            Some("type"),
+            format!("enregistrement {name} hors de sa place"),
+        );
+        for f in &d.faults {
+            self.error(f, line);
+        }
+        self.count_all();
+        // If it carries the match fields of a child group of the innermost open group, the last
+        // such child with the same values is the one it belonged to: unreadable.
+        let Some(record) = d.record else { return };
+        let Some(top) = self.stack.last_mut() else {
+            return;
+        };
+        for (ci, &c) in top.node.group.children.clone().iter().enumerate() {
+            let child: &GroupDef = &self.grammar.groups[c];
+            let belongs = child.close == Some(ri)
+                || child
+                    .children
+                    .iter()
+                    .any(|&cc| self.grammar.groups[cc].open == Some(ri));
+            if !belongs || child.match_fields.is_empty() {
+                continue;
+            }
+            if let Some(last) = top.node.children[ci].iter_mut().rev().find(|n| {
+                child.match_fields.iter().all(|m| {
+                    record
+                        .get(m)
+                        .is_some_and(|v| v != &Value::Absent && v == n.field(m))
+                })
+            }) {
+                if let Some(n) = Arc::get_mut(last) {
+                    n.state = NodeState::Unreadable;
+                }
+            }
+        }
+    }
+
+    /// The first `match` field of the group at `depth` that `record` carries with another value.
+    fn mismatch(&self, depth: usize, record: &Record) -> Option<(String, u32)> {
+        let node = &self.stack[depth].node;
+        node.group.match_fields.iter().find_map(|m| {
+            let i = record.def.field_index(m)?;
+            let v = &record.values[i];
+            (v != &Value::Absent && node.field(m) != &Value::Absent && v != node.field(m))
+                .then(|| (m.clone(), record.def.fields[i].column()))
+        })
+    }
+
+    /// A fault in the node at `depth`: the nearest fragile group at or above it becomes
+    /// unreadable and skipped; with none, the node itself loses its own checks.
+    fn damage_from(&mut self, depth: usize) {
+        match (0..=depth)
+            .rev()
+            .find(|&d| self.stack[d].node.group.fragile)
+        {
+            Some(d) => {
+                self.stack[d].node.state = NodeState::Unreadable;
+                self.stack[d].skipping = true;
+            }
+            None => self.stack[depth].node.damage(),
+        }
+    }
+
+    fn count_all(&mut self) {
+        for o in &mut self.stack {
+            o.node.records += 1;
+        }
+    }
+
+    /// Gives the new top node its occurrence rank when its group has a key.
+    fn assign_key(&mut self) {
+        let top = self.stack.len() - 1;
+        let group = Arc::clone(&self.stack[top].node.group);
+        if group.key.is_empty() {
+            return;
+        }
+        let chain: Vec<&Node> = self.stack.iter().map(|o| &o.node).collect();
+        let parts: Option<Vec<&Value>> = group
+            .key
+            .iter()
+            .map(|p| match p {
+                crate::grammar::ValuePath::Field { depth, field } => chain
+                    .get(*depth)
+                    .map(|n| n.field(field))
+                    .filter(|v| **v != Value::Absent),
+                crate::grammar::ValuePath::Index => None,
+            })
+            .collect();
+        if let Some(parts) = parts {
+            let occurrence = self.keys.see(group.index, &parts);
+            self.stack[top].node.occurrence = occurrence;
+        }
+    }
+
+    /// Closes the innermost group: into its parent, or out as a unit.
+    fn pop(&mut self, emit: &mut impl FnMut(Unit)) {
+        let Some(open) = self.stack.pop() else { return };
+        let node = open.node;
+        match self.stack.last_mut() {
+            Some(parent) if parent.node.group.stream => {
+                let ancestors: Vec<Arc<Node>> = self
+                    .stack
+                    .iter_mut()
+                    .map(|o| {
+                        Arc::clone(o.snapshot.get_or_insert_with(|| {
+                            let mut n = o.node.clone();
+                            n.children.iter_mut().for_each(Vec::clear);
+                            Arc::new(n)
+                        }))
+                    })
+                    .collect();
+                emit(Unit {
+                    file: Arc::clone(&self.file),
+                    grammar: Arc::clone(&self.grammar),
+                    ancestors,
+                    node: Arc::new(node),
+                });
+            }
+            Some(parent) => {
+                let ci = parent
+                    .node
+                    .group
+                    .children
+                    .iter()
+                    .position(|&x| x == node.group.index)
+                    .expect("child group");
+                parent.node.children[ci].push(Arc::new(node));
+            }
+            None => emit(Unit {
+                file: Arc::clone(&self.file),
+                grammar: Arc::clone(&self.grammar),
+                ancestors: Vec::new(),
+                node: Arc::new(node),
+            }),
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! Duplicate keys over a whole run (`FAC-DBL`): how many times each key was seen, in file order.
+
+use std::collections::HashMap;
+
+use crate::record::Value;
+
+/// Counts key occurrences per group. Keys made only of digits (the usual identifiers) are packed
+/// into a `u128`, so that a national day of invoices costs a few bytes per key.
+#[derive(Debug, Default)]
+pub struct KeyTracker {
+    packed: HashMap<(usize, u64, u128), u32>,
+    text: HashMap<(usize, String), u32>,
+}
+
+impl KeyTracker {
+    /// Records one more occurrence of `parts` for group `group` and returns its rank (1 = first).
+    pub fn see(&mut self, group: usize, parts: &[&Value]) -> u32 {
+        let counter = match pack(parts) {
+            Some((lens, value)) => self.packed.entry((group, lens, value)).or_insert(0),
+            None => {
+                let mut s = String::new();
+                for p in parts {
+                    s.push_str(&p.display().unwrap_or_default());
+                    s.push('\u{1f}');
+                }
+                self.text.entry((group, s)).or_insert(0)
+            }
+        };
+        *counter += 1;
+        *counter
+    }
+}
+
+/// Digits-only parts as (lengths signature, concatenated number); `None` when not packable.
+fn pack(parts: &[&Value]) -> Option<(u64, u128)> {
+    let mut value: u128 = 0;
+    let mut lens: u64 = 0;
+    let mut total = 0usize;
+    for p in parts {
+        let Value::Text(t) = p else { return None };
+        if !t.bytes().all(|b| b.is_ascii_digit()) || t.len() > 12 {
+            return None;
+        }
+        total += t.len();
+        if total > 36 {
+            return None;
+        }
+        lens = lens * 16 + t.len() as u64;
+        for b in t.bytes() {
+            value = value * 10 + u128::from(b - b'0');
+        }
+    }
+    Some((lens, value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> Value {
+        Value::Text(s.into())
+    }
+
+    #[test]
+    fn counts_each_key_apart() {
+        let mut k = KeyTracker::default();
+        assert_eq!(k.see(1, &[&t("992748186"), &t("000000001")]), 1);
+        assert_eq!(k.see(1, &[&t("992748186"), &t("000000002")]), 1);
+        assert_eq!(k.see(1, &[&t("992748186"), &t("000000001")]), 2);
+        assert_eq!(
+            k.see(2, &[&t("992748186"), &t("000000001")]),
+            1,
+            "other group"
+        );
+        // Same digits, split differently: not the same key.
+        assert_eq!(k.see(3, &[&t("12"), &t("345")]), 1);
+        assert_eq!(k.see(3, &[&t("123"), &t("45")]), 1);
+        assert_eq!(k.see(3, &[&t("A1"), &t("45")]), 1);
+        assert_eq!(k.see(3, &[&t("A1"), &t("45")]), 2);
+    }
+}

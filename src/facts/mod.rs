@@ -1,0 +1,58 @@
+//! Facts: records assembled into nodes by the grammar's nesting (file → lot → invoice → line),
+//! with structural recovery, physical counters and duplicate keys across files.
+
+pub mod assemble;
+pub mod keys;
+pub mod read;
+
+use std::sync::Arc;
+
+use crate::grammar::{Grammar, ValuePath};
+use crate::outcome::Subject;
+use crate::record::{Node, Value};
+
+pub use assemble::Assembler;
+pub use keys::KeyTracker;
+pub use read::{read_file, FileRead};
+
+/// A unit of work for the rules: a node and everything under it, with the opening records of
+/// its ancestors as context. Streamed groups hand each child over as one unit (a lot), then
+/// themselves (the file, with counters but no children).
+#[derive(Debug, Clone)]
+pub struct Unit {
+    pub file: Arc<str>,
+    pub grammar: Arc<Grammar>,
+    /// Ancestors from the root down, without their children.
+    pub ancestors: Vec<Arc<Node>>,
+    pub node: Arc<Node>,
+}
+
+/// Reads a value path against a chain of nodes from the root (`chain[depth]`), with the last
+/// node's rank for `#`.
+pub fn resolve<'a>(path: &ValuePath, chain: &[&'a Node]) -> Option<std::borrow::Cow<'a, Value>> {
+    match path {
+        ValuePath::Field { depth, field } => chain
+            .get(*depth)
+            .map(|n| std::borrow::Cow::Borrowed(n.field(field))),
+        ValuePath::Index => chain
+            .last()
+            .map(|n| std::borrow::Cow::Owned(Value::Int(i64::from(n.rank)))),
+    }
+}
+
+/// The subject of the last node of `chain`, per its group's `subject` (absent values left out).
+pub fn subject_of(chain: &[&Node]) -> Subject {
+    let Some(last) = chain.last() else {
+        return Subject::default();
+    };
+    Subject(
+        last.group
+            .subject
+            .iter()
+            .filter_map(|(k, p)| {
+                let v = resolve(p, chain)?;
+                v.display().map(|s| (k.clone(), s))
+            })
+            .collect(),
+    )
+}

@@ -1,0 +1,164 @@
+//! Reading one input file: recognise its format, stream its lines through the decoder and the
+//! assembler, hand units over as they close.
+
+use std::fs::File;
+use std::io::BufReader;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use super::{Assembler, KeyTracker, Unit};
+use crate::grammar::decode::{decode_line, signature_matches, LineReader};
+use crate::grammar::{Grammar, GrammarSet, Layout};
+use crate::outcome::Outcome;
+
+/// What reading a file gave besides its units.
+#[derive(Debug, Default)]
+pub struct FileRead {
+    /// The format recognised, if any.
+    pub grammar: Option<String>,
+    /// Input errors (`PARSE`, `STRUCTURE`).
+    pub errors: Vec<Outcome>,
+    /// Whether at least one record could be decoded.
+    pub readable: bool,
+}
+
+/// Picks the grammar of a file from its name, then its first line: a name that matches but a
+/// content that does not is "not of the format"; no name match tries every signature.
+fn recognise<'g>(
+    set: &'g GrammarSet,
+    name: &str,
+    first: &[u8],
+) -> Result<&'g Arc<Grammar>, String> {
+    let by_name: Vec<&Arc<Grammar>> = set
+        .grammars
+        .iter()
+        .filter(|g| g.matches_name(name))
+        .collect();
+    let by_content: Vec<&Arc<Grammar>> = by_name
+        .iter()
+        .copied()
+        .filter(|g| signature_matches(g, first))
+        .collect();
+    match (by_name.len(), by_content.len()) {
+        (_, 1) => Ok(by_content[0]),
+        (0, _) => {
+            let any: Vec<&Arc<Grammar>> = set
+                .grammars
+                .iter()
+                .filter(|g| signature_matches(g, first))
+                .collect();
+            match any.len() {
+                1 => Ok(any[0]),
+                _ => Err("format non reconnu (ni par le nom du fichier, ni par son contenu) ; --grammar NOM l'impose".into()),
+            }
+        }
+        (1, 0) => Err(format!(
+            "le contenu n'est pas au format {} ({}) : premier enregistrement non reconnu",
+            by_name[0].name, by_name[0].title
+        )),
+        _ => Err(format!(
+            "contenu conforme à aucun des formats possibles pour ce nom ({})",
+            by_name
+                .iter()
+                .map(|g| g.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+/// Reads `path` and hands every unit to `emit`, in file order. `forced` imposes a grammar.
+/// `bytes` is advanced as the file is read (progress).
+pub fn read_file(
+    path: &Path,
+    set: &GrammarSet,
+    forced: Option<&Arc<Grammar>>,
+    keys: &mut KeyTracker,
+    bytes: &AtomicU64,
+    emit: &mut impl FnMut(Unit),
+) -> FileRead {
+    let file: Arc<str> = Arc::from(path.display().to_string());
+    let fail = |msg: String| FileRead {
+        grammar: None,
+        errors: vec![Outcome::error("PARSE", &file, None, None, None, msg)],
+        readable: false,
+    };
+    let handle = match File::open(path) {
+        Ok(h) => h,
+        Err(e) => return fail(format!("fichier illisible : {e}")),
+    };
+    let mut reader = LineReader::new(BufReader::with_capacity(1 << 16, handle));
+    let first = match reader.next_line() {
+        Ok(Some((l, _))) => l.to_vec(),
+        Ok(None) => return fail("fichier vide".into()),
+        Err(e) => return fail(format!("lecture impossible : {e}")),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let grammar = match forced {
+        Some(g) => Arc::clone(g),
+        None => match recognise(set, &name, &first) {
+            Ok(g) => Arc::clone(g),
+            Err(msg) => {
+                let mut r = fail(msg);
+                if let Some(s) = r.errors[0].source.as_mut() {
+                    s.line = Some(1);
+                }
+                return r;
+            }
+        },
+    };
+    let mut out = FileRead {
+        grammar: Some(grammar.name.clone()),
+        ..FileRead::default()
+    };
+    let mut asm = Assembler::new(Arc::clone(&grammar), Arc::clone(&file), keys);
+    let mut last_bytes = 0u64;
+    let header = matches!(grammar.layout, Layout::Delimited { header: true, .. });
+    let mut handle_line = |line: &[u8], no: u32, asm: &mut Assembler, out: &mut FileRead| {
+        if header && no == 1 {
+            if !signature_matches(&grammar, line) {
+                asm.errors.push(Outcome::error(
+                    "PARSE",
+                    &file,
+                    Some(1),
+                    None,
+                    None,
+                    format!("en-tête attendu : {}", grammar.header.join(";")),
+                ));
+            }
+            return;
+        }
+        let d = decode_line(&grammar, line, no);
+        out.readable |= d.record.is_some();
+        asm.push(d, no, emit);
+    };
+    handle_line(&first, 1, &mut asm, &mut out);
+    loop {
+        match reader.next_line() {
+            Ok(Some((line, no))) => handle_line(line, no, &mut asm, &mut out),
+            Ok(None) => break,
+            Err(e) => {
+                asm.errors.push(Outcome::error(
+                    "PARSE",
+                    &file,
+                    None,
+                    None,
+                    None,
+                    format!("lecture interrompue : {e}"),
+                ));
+                break;
+            }
+        }
+        if reader.bytes - last_bytes > 1 << 20 {
+            bytes.fetch_add(reader.bytes - last_bytes, Ordering::Relaxed);
+            last_bytes = reader.bytes;
+        }
+    }
+    bytes.fetch_add(reader.bytes - last_bytes, Ordering::Relaxed);
+    out.errors = asm.finish(emit);
+    out
+}

@@ -1,0 +1,289 @@
+//! The generic decoder: physical lines in, typed records (or located faults) out, for any
+//! grammar. Fixed-width and delimited layouts, ISO-8859-1 and UTF-8, CRLF/LF mixed.
+
+use std::io::{self, BufRead};
+use std::sync::Arc;
+
+use super::{field, Grammar, Layout};
+use crate::record::{Record, Value};
+
+/// Reads physical lines without their end (`\n` or `\r\n`), streaming: one buffer is reused.
+pub struct LineReader<R> {
+    inner: R,
+    buf: Vec<u8>,
+    line: u32,
+    /// Bytes consumed so far (for progress).
+    pub bytes: u64,
+}
+
+impl<R: BufRead> LineReader<R> {
+    pub fn new(inner: R) -> Self {
+        LineReader {
+            inner,
+            buf: Vec::with_capacity(256),
+            line: 0,
+            bytes: 0,
+        }
+    }
+
+    /// The next line and its 1-based number; `None` at the end. A final line end is optional.
+    pub fn next_line(&mut self) -> io::Result<Option<(&[u8], u32)>> {
+        self.buf.clear();
+        let n = self.inner.read_until(b'\n', &mut self.buf)?;
+        if n == 0 {
+            return Ok(None);
+        }
+        self.bytes += n as u64;
+        self.line += 1;
+        let mut end = self.buf.len();
+        if end > 0 && self.buf[end - 1] == b'\n' {
+            end -= 1;
+            if end > 0 && self.buf[end - 1] == b'\r' {
+                end -= 1;
+            }
+        }
+        Ok(Some((&self.buf[..end], self.line)))
+    }
+}
+
+/// A fault found while decoding one line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineFault {
+    /// `PARSE` or `STRUCTURE`.
+    pub code: &'static str,
+    pub column: Option<u32>,
+    pub field: Option<String>,
+    pub message: String,
+}
+
+/// One decoded line: its record type (when it could be told), the record (when its layout
+/// was right) and its faults. A record with faulty fields still holds its good fields; the
+/// faulty ones are `Absent`.
+#[derive(Debug)]
+pub struct Decoded {
+    pub record_index: Option<usize>,
+    pub record: Option<Record>,
+    pub faults: Vec<LineFault>,
+}
+
+/// Whether the first line looks like a file of this grammar.
+pub fn signature_matches(g: &Grammar, first_line: &[u8]) -> bool {
+    match &g.layout {
+        Layout::Fixed {
+            type_zone: Some((start, len)),
+            ..
+        } => {
+            let Some(code) = first_line.get(*start..start + len) else {
+                return false;
+            };
+            let root_open = g.groups[0]
+                .open
+                .or_else(|| g.groups.get(1).and_then(|c| c.open));
+            root_open.is_some_and(|r| g.records[r].code.as_deref() == Some(code))
+        }
+        Layout::Fixed { record_length, .. } => {
+            first_line.len() == *record_length && first_line.iter().all(|&b| b >= 0x20 && b != 0x7f)
+        }
+        Layout::Delimited {
+            separator,
+            header: true,
+        } => {
+            let line = first_line
+                .strip_prefix(b"\xEF\xBB\xBF")
+                .unwrap_or(first_line);
+            let sep = [*separator];
+            let expected = g.header.join(std::str::from_utf8(&sep).unwrap_or(";"));
+            line == expected.as_bytes()
+        }
+        Layout::Delimited { .. } => true,
+    }
+}
+
+/// Decodes one physical line with the grammar.
+pub fn decode_line(g: &Grammar, line: &[u8], line_no: u32) -> Decoded {
+    match &g.layout {
+        Layout::Fixed {
+            record_length,
+            type_zone,
+        } => decode_fixed(g, line, line_no, *record_length, *type_zone),
+        Layout::Delimited { separator, .. } => decode_delimited(g, line, line_no, *separator),
+    }
+}
+
+fn decode_fixed(
+    g: &Grammar,
+    line: &[u8],
+    line_no: u32,
+    record_length: usize,
+    type_zone: Option<(usize, usize)>,
+) -> Decoded {
+    let length_fault = |len: usize| LineFault {
+        code: "PARSE",
+        column: Some(if len < record_length {
+            len as u32 + 1
+        } else {
+            record_length as u32 + 1
+        }),
+        field: None,
+        message: format!("enregistrement de {len} caractères au lieu de {record_length}"),
+    };
+    let record_index = match type_zone {
+        None => 0,
+        Some((start, len)) => {
+            let Some(code) = line.get(start..start + len) else {
+                return Decoded {
+                    record_index: None,
+                    record: None,
+                    faults: vec![length_fault(line.len())],
+                };
+            };
+            match g
+                .records
+                .iter()
+                .position(|r| r.code.as_deref() == Some(code))
+            {
+                Some(i) => i,
+                None => {
+                    return Decoded {
+                        record_index: None,
+                        record: None,
+                        faults: vec![LineFault {
+                            code: "STRUCTURE",
+                            column: Some(start as u32 + 1),
+                            field: Some("type".into()),
+                            message: "type d'enregistrement inconnu".into(),
+                        }],
+                    }
+                }
+            }
+        }
+    };
+    if line.len() != record_length {
+        return Decoded {
+            record_index: Some(record_index),
+            record: None,
+            faults: vec![length_fault(line.len())],
+        };
+    }
+    let def = &g.records[record_index];
+    let mut faults = Vec::new();
+    let values = def
+        .fields
+        .iter()
+        .map(|f| {
+            let raw = &line[f.start..f.start + f.len];
+            field::decode(&f.ty, raw, f.optional, None, g.latin1).unwrap_or_else(|e| {
+                faults.push(field_fault(&f.name, f.column(), &e.expected));
+                Value::Absent
+            })
+        })
+        .collect();
+    Decoded {
+        record_index: Some(record_index),
+        record: Some(Record {
+            def: Arc::clone(def),
+            values,
+            line: line_no,
+        }),
+        faults,
+    }
+}
+
+fn field_fault(name: &str, column: u32, expected: &str) -> LineFault {
+    LineFault {
+        code: "PARSE",
+        column: Some(column),
+        field: Some(name.to_string()),
+        message: format!("champ {name} : {expected} attendu"),
+    }
+}
+
+fn decode_delimited(g: &Grammar, line: &[u8], line_no: u32, separator: u8) -> Decoded {
+    let def = &g.records[0];
+    let text_line;
+    let line = if g.latin1 {
+        line
+    } else {
+        match std::str::from_utf8(line) {
+            Ok(s) => {
+                text_line = s;
+                text_line.as_bytes()
+            }
+            Err(e) => {
+                let column = line[..e.valid_up_to()]
+                    .iter()
+                    .filter(|&&b| b == separator)
+                    .count() as u32
+                    + 1;
+                return Decoded {
+                    record_index: Some(0),
+                    record: None,
+                    faults: vec![LineFault {
+                        code: "PARSE",
+                        column: Some(column),
+                        field: None,
+                        message: "texte UTF-8 invalide".into(),
+                    }],
+                };
+            }
+        }
+    };
+    let columns: Vec<&[u8]> = line.split(|&b| b == separator).collect();
+    let expected = g.header.len();
+    if columns.len() != expected {
+        return Decoded {
+            record_index: Some(0),
+            record: None,
+            faults: vec![LineFault {
+                code: "PARSE",
+                column: None,
+                field: None,
+                message: format!("{} colonnes au lieu de {expected}", columns.len()),
+            }],
+        };
+    }
+    let mut faults = Vec::new();
+    let values = def
+        .fields
+        .iter()
+        .map(|f| {
+            let raw = columns[f.start];
+            let width = (f.len > 0).then_some(f.len);
+            let decoded = field::decode(
+                &f.ty,
+                raw,
+                f.optional || raw.is_empty() && f.ty == super::FieldType::Text,
+                width,
+                g.latin1,
+            );
+            match decoded {
+                Ok(Value::Text(t))
+                    if f.ty == super::FieldType::Text
+                        && f.len > 0
+                        && t.chars().count() != f.len =>
+                {
+                    faults.push(field_fault(
+                        &f.name,
+                        f.column(),
+                        &format!("texte de {} caractères", f.len),
+                    ));
+                    Value::Absent
+                }
+                Ok(v) => v,
+                Err(e) => {
+                    faults.push(field_fault(&f.name, f.column(), &e.expected));
+                    Value::Absent
+                }
+            }
+        })
+        .collect();
+    Decoded {
+        record_index: Some(0),
+        record: Some(Record {
+            def: Arc::clone(def),
+            values,
+            line: line_no,
+        }),
+        faults,
+    }
+}

@@ -1,0 +1,134 @@
+//! Report writers (formats/report.md): a table for people, JSON Lines, a JSON array, CSV.
+
+use std::io::{self, Write};
+
+use crate::outcome::{Outcome, SUBJECT_ORDER};
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Aligned columns for a terminal.
+    Table,
+    /// One JSON object per line.
+    Jsonl,
+    /// One JSON array.
+    Json,
+    /// `;`-separated, one column per subject key.
+    Csv,
+}
+
+/// Writes `outcomes` (already in report order) to `w`.
+pub fn write(format: Format, outcomes: &[Outcome], w: &mut dyn Write) -> io::Result<()> {
+    match format {
+        Format::Jsonl => {
+            for o in outcomes {
+                serde_json::to_writer(&mut *w, o)?;
+                w.write_all(b"\n")?;
+            }
+            Ok(())
+        }
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut *w, outcomes)?;
+            w.write_all(b"\n")
+        }
+        Format::Csv => write_csv(outcomes, w),
+        Format::Table => write_table(outcomes, w),
+    }
+}
+
+fn write_csv(outcomes: &[Outcome], w: &mut dyn Write) -> io::Result<()> {
+    let mut c = csv::WriterBuilder::new().delimiter(b';').from_writer(w);
+    let mut header: Vec<&str> = vec!["kind", "code", "severity"];
+    header.extend(SUBJECT_ORDER);
+    header.extend([
+        "message", "text", "ruleset", "file", "line", "column", "field",
+    ]);
+    c.write_record(&header)?;
+    for o in outcomes {
+        let src = o.source.as_ref();
+        let mut row: Vec<String> = vec![
+            o.kind.as_str().into(),
+            o.code.to_string(),
+            o.severity.as_str().into(),
+        ];
+        row.extend(
+            SUBJECT_ORDER
+                .iter()
+                .map(|k| o.subject.get(k).unwrap_or("").to_string()),
+        );
+        row.push(o.message.clone());
+        row.push(o.text.clone().unwrap_or_default());
+        row.push(o.ruleset.as_deref().unwrap_or("").to_string());
+        row.push(src.map(|s| s.file.to_string()).unwrap_or_default());
+        row.push(
+            src.and_then(|s| s.line)
+                .map(|l| l.to_string())
+                .unwrap_or_default(),
+        );
+        row.push(
+            src.and_then(|s| s.column)
+                .map(|l| l.to_string())
+                .unwrap_or_default(),
+        );
+        row.push(src.and_then(|s| s.field.clone()).unwrap_or_default());
+        c.write_record(&row)?;
+    }
+    c.flush()
+}
+
+fn write_table(outcomes: &[Outcome], w: &mut dyn Write) -> io::Result<()> {
+    let rows: Vec<[String; 5]> = outcomes
+        .iter()
+        .map(|o| {
+            let src = o.source.as_ref().map(|s| {
+                let file = std::path::Path::new(&*s.file)
+                    .file_name()
+                    .map(|f| f.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                match (s.line, s.column) {
+                    (Some(l), Some(c)) => format!("{file}:{l}:{c}"),
+                    (Some(l), None) => format!("{file}:{l}"),
+                    _ => file,
+                }
+            });
+            [
+                o.severity.as_str().to_string(),
+                o.code.to_string(),
+                o.subject.to_string(),
+                o.message.clone(),
+                src.unwrap_or_default(),
+            ]
+        })
+        .collect();
+    let head = ["GRAVITÉ", "CODE", "SUJET", "MESSAGE", "SOURCE"];
+    let width = |i: usize| {
+        rows.iter()
+            .map(|r| r[i].chars().count())
+            .chain([head[i].chars().count()])
+            .max()
+            .unwrap_or(0)
+    };
+    let (w0, w1, w2) = (width(0), width(1), width(2));
+    let pad = |s: &str, n: usize| format!("{s}{}", " ".repeat(n.saturating_sub(s.chars().count())));
+    writeln!(
+        w,
+        "{}  {}  {}  {}  {}",
+        pad(head[0], w0),
+        pad(head[1], w1),
+        pad(head[2], w2),
+        head[3],
+        head[4]
+    )?;
+    for r in &rows {
+        writeln!(
+            w,
+            "{}  {}  {}  {}  ({})",
+            pad(&r[0], w0),
+            pad(&r[1], w1),
+            pad(&r[2], w2),
+            r[3],
+            r[4]
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,248 @@
+//! The Rhai engine rules run on: facts exposed as a `Fact` type whose properties are the
+//! grammar's field names (one getter per name, registered at start-up from the grammars, so a
+//! new grammar field is usable without recompiling), helpers, and limits.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use rhai::{Array, Dynamic, Engine, EvalAltResult, ImmutableString, OptimizationLevel};
+
+use super::helpers;
+use crate::grammar::{GrammarSet, GroupProp};
+use crate::record::{Node, Value};
+
+/// Limits every script runs under; a runaway script is stopped, not waited for.
+#[derive(Debug, Clone, Copy, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Operations per evaluation of one rule on one fact.
+    pub max_operations: u64,
+    pub max_call_levels: usize,
+    pub max_expr_depth: usize,
+    pub max_string_size: usize,
+    pub max_array_size: usize,
+    pub max_map_size: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_operations: 50_000,
+            max_call_levels: 16,
+            max_expr_depth: 64,
+            max_string_size: 10_000,
+            max_array_size: 10_000,
+            max_map_size: 1_000,
+        }
+    }
+}
+
+/// A node (or its closing record) as rules see it.
+#[derive(Debug, Clone)]
+pub struct Fact {
+    pub node: Arc<Node>,
+    /// Reads the node's closing record instead of its opening one (`lot.fin`).
+    pub close: bool,
+}
+
+impl Fact {
+    pub fn new(node: Arc<Node>) -> Fact {
+        Fact { node, close: false }
+    }
+
+    fn record_name(&self) -> &str {
+        let rec = if self.close {
+            self.node.close.as_ref()
+        } else {
+            self.node.open.as_ref()
+        };
+        rec.map_or(self.node.group.name.as_str(), |r| r.def.name.as_str())
+    }
+
+    /// Reads property `prop` (global id) named `name`.
+    fn get(&self, prop: usize, name: &str) -> Result<Dynamic, Box<EvalAltResult>> {
+        let rec = if self.close {
+            self.node.close.as_ref()
+        } else {
+            self.node.open.as_ref()
+        };
+        if let Some(r) = rec {
+            if let Some(i) = r.def.slot(prop) {
+                return Ok(to_dynamic(&r.values[i]));
+            }
+        }
+        if !self.close {
+            let n = &self.node;
+            match n.group.prop(prop) {
+                GroupProp::Children(ci) => {
+                    return Ok(Dynamic::from_array(
+                        n.children[ci]
+                            .iter()
+                            .map(|c| Dynamic::from(Fact::new(Arc::clone(c))))
+                            .collect(),
+                    ))
+                }
+                GroupProp::Single(ci) => {
+                    return Ok(n.children[ci]
+                        .first()
+                        .map_or(Dynamic::UNIT, |c| Dynamic::from(Fact::new(Arc::clone(c)))))
+                }
+                GroupProp::Close => {
+                    return Ok(if n.close.is_some() {
+                        Dynamic::from(Fact {
+                            node: Arc::clone(n),
+                            close: true,
+                        })
+                    } else {
+                        Dynamic::UNIT
+                    })
+                }
+                GroupProp::Records => return Ok(Dynamic::from(i64::from(n.records))),
+                GroupProp::Occurrence => return Ok(Dynamic::from(i64::from(n.occurrence))),
+                GroupProp::Line => return Ok(Dynamic::from(i64::from(n.line))),
+                GroupProp::None => {}
+            }
+        }
+        Err(format!(
+            "« {name} » n'existe pas sur un enregistrement {}",
+            self.record_name()
+        )
+        .into())
+    }
+}
+
+/// A field value as a script sees it: absent → `()`, text → string, amounts → integer cents.
+pub fn to_dynamic(v: &Value) -> Dynamic {
+    match v {
+        Value::Absent => Dynamic::UNIT,
+        Value::Text(s) => Dynamic::from(ImmutableString::from(&**s)),
+        Value::Int(i) => Dynamic::from(*i),
+        Value::Date(d) => Dynamic::from(*d),
+        Value::Bool(b) => Dynamic::from(*b),
+    }
+}
+
+/// Builds an engine knowing every property of `grammars`, the helpers, and `limits`.
+pub fn build(grammars: &GrammarSet, limits: &Limits) -> Engine {
+    let mut e = Engine::new();
+    e.set_optimization_level(OptimizationLevel::Simple)
+        .set_strict_variables(true)
+        .set_fail_on_invalid_map_property(true)
+        .set_max_operations(limits.max_operations)
+        .set_max_call_levels(limits.max_call_levels)
+        .set_max_expr_depths(limits.max_expr_depth, limits.max_expr_depth)
+        .set_max_string_size(limits.max_string_size)
+        .set_max_array_size(limits.max_array_size)
+        .set_max_map_size(limits.max_map_size);
+    e.on_print(|_| {}).on_debug(|_, _, _| {});
+    e.register_type_with_name::<Fact>("Fact");
+    for (id, name) in grammars.props.iter().enumerate() {
+        let name_c = name.clone();
+        e.register_get(name, move |f: &mut Fact| f.get(id, &name_c));
+    }
+    let ids: Arc<HashMap<String, usize>> = Arc::new(
+        grammars
+            .props
+            .iter()
+            .cloned()
+            .enumerate()
+            .map(|(i, n)| (n, i))
+            .collect(),
+    );
+    register_fact_helpers(&mut e, ids);
+    helpers::register(&mut e);
+    e
+}
+
+fn prop_id(ids: &HashMap<String, usize>, name: &str) -> Result<usize, Box<EvalAltResult>> {
+    ids.get(name)
+        .copied()
+        .ok_or_else(|| format!("aucune grammaire n'a de champ « {name} »").into())
+}
+
+/// Native helpers over facts and lists of facts, so loops run in Rust.
+fn register_fact_helpers(e: &mut Engine, ids: Arc<HashMap<String, usize>>) {
+    let i = Arc::clone(&ids);
+    e.register_fn(
+        "count",
+        move |f: &mut Fact, list: &str| -> Result<i64, Box<EvalAltResult>> {
+            match f.node.group.prop(prop_id(&i, list)?) {
+                GroupProp::Children(ci) | GroupProp::Single(ci) => Ok(i64::from(f.node.counts[ci])),
+                _ => Err(format!("« {list} » n'est pas une liste de {}", f.node.group.name).into()),
+            }
+        },
+    );
+    let i = Arc::clone(&ids);
+    e.register_fn(
+        "sum",
+        move |list: &mut Array, field: &str| -> Result<i64, Box<EvalAltResult>> {
+            let id = prop_id(&i, field)?;
+            let mut total = 0i64;
+            for item in list.iter() {
+                let v = fact_of(item)?.get(id, field)?;
+                if let Some(n) = v.clone().try_cast::<i64>() {
+                    total += n;
+                } else if !v.is_unit() {
+                    return Err(format!("sum : « {field} » n'est pas un nombre").into());
+                }
+            }
+            Ok(total)
+        },
+    );
+    for (name, want_max) in [("min", false), ("max", true)] {
+        let i = Arc::clone(&ids);
+        e.register_fn(
+            name,
+            move |list: &mut Array, field: &str| -> Result<Dynamic, Box<EvalAltResult>> {
+                let id = prop_id(&i, field)?;
+                let mut best: Option<Dynamic> = None;
+                for item in list.iter() {
+                    let v = fact_of(item)?.get(id, field)?;
+                    if v.is_unit() {
+                        continue;
+                    }
+                    let better = match &best {
+                        None => true,
+                        Some(b) => {
+                            compare(&v, b, field)?.is_gt() == want_max
+                                && compare(&v, b, field)?.is_ne()
+                        }
+                    };
+                    if better {
+                        best = Some(v);
+                    }
+                }
+                Ok(best.unwrap_or(Dynamic::UNIT))
+            },
+        );
+    }
+}
+
+fn fact_of(d: &Dynamic) -> Result<Fact, Box<EvalAltResult>> {
+    d.clone()
+        .try_cast::<Fact>()
+        .ok_or_else(|| "la liste doit contenir des faits (lignes, factures…)".into())
+}
+
+fn compare(
+    a: &Dynamic,
+    b: &Dynamic,
+    field: &str,
+) -> Result<std::cmp::Ordering, Box<EvalAltResult>> {
+    if let (Some(x), Some(y)) = (a.clone().try_cast::<i64>(), b.clone().try_cast::<i64>()) {
+        return Ok(x.cmp(&y));
+    }
+    if let (Some(x), Some(y)) = (
+        a.clone().try_cast::<chrono::NaiveDate>(),
+        b.clone().try_cast::<chrono::NaiveDate>(),
+    ) {
+        return Ok(x.cmp(&y));
+    }
+    if let (Some(x), Some(y)) = (
+        a.clone().try_cast::<ImmutableString>(),
+        b.clone().try_cast::<ImmutableString>(),
+    ) {
+        return Ok(x.cmp(&y));
+    }
+    Err(format!("« {field} » : valeurs non comparables").into())
+}

@@ -1,0 +1,12 @@
+//! Rule sets and their evaluation: manifest loading and checks, the Rhai engine and its
+//! helpers, parallel-ready evaluators, and rule cases.
+
+pub mod calendar;
+pub mod cases;
+pub mod engine;
+pub mod eval;
+pub mod helpers;
+pub mod manifest;
+
+pub use eval::Evaluator;
+pub use manifest::{load_all, Rule, RuleSet};
