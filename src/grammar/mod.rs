@@ -910,21 +910,21 @@ structure:
         let err = load(&BASE.replace("pos: 5, len: 6", "pos: 4, len: 6")).unwrap_err();
         let f = &err.0[0];
         assert!(f.message.contains("chevauche"), "{f}");
-        assert_eq!(f.line, Some(11));
+        assert_eq!(f.line, Some(10));
     }
 
     #[test]
     fn a_zone_past_the_end_is_refused() {
         let err = load(&BASE.replace("pos: 5, len: 6", "pos: 5, len: 7")).unwrap_err();
         assert!(err.0[0].message.contains("dépasse"), "{}", err);
-        assert_eq!(err.0[0].line, Some(11));
+        assert_eq!(err.0[0].line, Some(10));
     }
 
     #[test]
     fn an_unknown_type_is_refused() {
         let err = load(&BASE.replace("type: digits", "type: chiffres")).unwrap_err();
         assert!(err.0[0].message.contains("type inconnu"), "{}", err);
-        assert_eq!(err.0[0].line, Some(10));
+        assert_eq!(err.0[0].line, Some(9));
     }
 
     #[test]
