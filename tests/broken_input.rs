@@ -10,35 +10,70 @@ use vigie::outcome::{Kind, Outcome};
 use vigie::pipeline::{self, Options};
 
 fn invoice_key(o: &Outcome) -> Option<(String, String, String)> {
-    Some((o.subject.get("n_ps")?.to_string(), o.subject.get("n_lot")?.to_string(), o.subject.get("n_facture")?.to_string()))
+    Some((
+        o.subject.get("n_ps")?.to_string(),
+        o.subject.get("n_lot")?.to_string(),
+        o.subject.get("n_facture")?.to_string(),
+    ))
 }
 
 #[test]
 fn lot_casse_gives_one_located_error_per_damaged_record() {
-    let expect: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(common::path("tests/data/broken/lot-casse.expect.json")).unwrap()).unwrap();
-    let outcomes = common::analyse(&[common::path("tests/data/broken/lot-casse.b2")], "2026-11-20", 1);
+    let expect: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(common::path("tests/data/broken/lot-casse.expect.json")).unwrap(),
+    )
+    .unwrap();
+    let outcomes = common::analyse(
+        &[common::path("tests/data/broken/lot-casse.b2")],
+        "2026-11-20",
+        1,
+    );
     let errors: Vec<&Outcome> = outcomes.iter().filter(|o| o.kind == Kind::Error).collect();
     let mutations = expect["mutations"].as_array().unwrap();
     assert_eq!(errors.len(), mutations.len(), "{errors:#?}");
     for m in mutations {
         let line = m["line"].as_u64().unwrap() as u32;
-        let e = errors.iter().find(|e| e.source.as_ref().unwrap().line == Some(line)).unwrap_or_else(|| panic!("no error on line {line}"));
+        let e = errors
+            .iter()
+            .find(|e| e.source.as_ref().unwrap().line == Some(line))
+            .unwrap_or_else(|| panic!("no error on line {line}"));
         let src = e.source.as_ref().unwrap();
-        assert_eq!(src.column, Some(m["column"].as_u64().unwrap() as u32), "column of line {line}");
-        assert_eq!(src.field.as_deref(), m["field"].as_str(), "field of line {line}");
+        assert_eq!(
+            src.column,
+            Some(m["column"].as_u64().unwrap() as u32),
+            "column of line {line}"
+        );
+        assert_eq!(
+            src.field.as_deref(),
+            m["field"].as_str(),
+            "field of line {line}"
+        );
         let inv = &m["invoice"];
-        assert_eq!(e.subject.get("n_facture"), inv["n_facture"].as_str(), "invoice of line {line}");
+        assert_eq!(
+            e.subject.get("n_facture"),
+            inv["n_facture"].as_str(),
+            "invoice of line {line}"
+        );
     }
 }
 
 #[test]
 fn every_other_invoice_comes_out_as_from_the_original() {
-    let expect: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(common::path("tests/data/broken/lot-casse.expect.json")).unwrap()).unwrap();
+    let expect: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(common::path("tests/data/broken/lot-casse.expect.json")).unwrap(),
+    )
+    .unwrap();
     let touched: BTreeSet<(String, String, String)> = expect["touched_invoices"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|i| (i["n_ps"].as_str().unwrap().into(), i["n_lot"].as_str().unwrap().into(), i["n_facture"].as_str().unwrap().into()))
+        .map(|i| {
+            (
+                i["n_ps"].as_str().unwrap().into(),
+                i["n_lot"].as_str().unwrap().into(),
+                i["n_facture"].as_str().unwrap().into(),
+            )
+        })
         .collect();
     let view = |file: &str| -> BTreeSet<String> {
         common::analyse(&[common::path(file)], "2026-11-20", 1)
@@ -53,16 +88,31 @@ fn every_other_invoice_comes_out_as_from_the_original() {
     assert!(!original.is_empty());
     assert_eq!(broken, original);
     // The damaged invoices are analysed by no rule.
-    let all = common::analyse(&[common::path("tests/data/broken/lot-casse.b2")], "2026-11-20", 1);
-    assert!(all.iter().filter(|o| o.kind != Kind::Error).all(|o| invoice_key(o).is_none_or(|k| !touched.contains(&k))));
+    let all = common::analyse(
+        &[common::path("tests/data/broken/lot-casse.b2")],
+        "2026-11-20",
+        1,
+    );
+    assert!(all
+        .iter()
+        .filter(|o| o.kind != Kind::Error)
+        .all(|o| invoice_key(o).is_none_or(|k| !touched.contains(&k))));
 }
 
 #[test]
 fn random_bytes_give_one_clear_error() {
-    let outcomes = common::analyse(&[common::path("tests/data/broken/binaire.b2")], "2026-11-20", 2);
+    let outcomes = common::analyse(
+        &[common::path("tests/data/broken/binaire.b2")],
+        "2026-11-20",
+        2,
+    );
     assert_eq!(outcomes.len(), 1, "{outcomes:#?}");
     assert_eq!(&*outcomes[0].code, "PARSE");
-    assert!(outcomes[0].message.contains("format"), "{}", outcomes[0].message);
+    assert!(
+        outcomes[0].message.contains("format"),
+        "{}",
+        outcomes[0].message
+    );
 }
 
 #[test]
@@ -78,9 +128,9 @@ fn error_messages_never_quote_a_nir_or_a_name() {
             secrets.push(String::from_utf8_lossy(&l[11..24]).to_string());
             secrets.push(String::from_utf8_lossy(&l[57..82]).trim().to_string());
             match i % 3 {
-                0 => l[29] = b'X',       // date_naissance
-                1 => l.truncate(90),     // short record
-                _ => l[37] = b'?',       // tiers_payant
+                0 => l[29] = b'X',   // date_naissance
+                1 => l.truncate(90), // short record
+                _ => l[37] = b'?',   // tiers_payant
             }
         }
         damaged.extend_from_slice(&l);
@@ -95,7 +145,11 @@ fn error_messages_never_quote_a_nir_or_a_name() {
     assert!(errors.len() >= 3);
     for e in &errors {
         for s in secrets.iter().filter(|s| s.len() >= 4) {
-            assert!(!e.message.contains(s.as_str()), "{} leaks personal data", e.message);
+            assert!(
+                !e.message.contains(s.as_str()),
+                "{} leaks personal data",
+                e.message
+            );
         }
     }
     std::fs::remove_dir_all(dir).ok();
@@ -117,16 +171,42 @@ rules:
 "#,
     )
     .unwrap();
-    std::fs::write(dir.join("scripts/boucle.rhai"), "let n = 0; loop { n += 1; }").unwrap();
-    std::fs::write(dir.join("scripts/zero.rhai"), "parse_int(facture.n_facture) == 0").unwrap();
+    std::fs::write(
+        dir.join("scripts/boucle.rhai"),
+        "let n = 0; loop { n += 1; }",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("scripts/zero.rhai"),
+        "parse_int(facture.n_facture) == 0",
+    )
+    .unwrap();
     let set = Arc::new(vigie::rules::manifest::load(&dir, &g, None).unwrap());
-    let opts = Options { jobs: 2, as_of: common::date("2026-11-20"), forced: None, progress: false, decode_only: false };
+    let opts = Options {
+        jobs: 2,
+        as_of: common::date("2026-11-20"),
+        forced: None,
+        progress: false,
+        decode_only: false,
+    };
     let started = std::time::Instant::now();
-    let a = pipeline::run(&[common::path("tests/data/samples/lot-02-752379560.b2")], &g, &[set], &opts);
+    let a = pipeline::run(
+        &[common::path("tests/data/samples/lot-02-752379560.b2")],
+        &g,
+        &[set],
+        &opts,
+    );
     assert!(started.elapsed().as_secs() < 60, "the loop was stopped");
     let failures: Vec<_> = a.outcomes.iter().filter(|o| &*o.code == "RULE").collect();
     assert_eq!(failures.len(), 1, "reported once: {failures:#?}");
-    assert!(failures[0].message.contains("BOUCLE") && failures[0].message.contains("opérations"), "{}", failures[0].message);
-    assert!(a.outcomes.iter().any(|o| &*o.code == "ZERO"), "the other rule still ran");
+    assert!(
+        failures[0].message.contains("BOUCLE") && failures[0].message.contains("opérations"),
+        "{}",
+        failures[0].message
+    );
+    assert!(
+        a.outcomes.iter().any(|o| &*o.code == "ZERO"),
+        "the other rule still ran"
+    );
     std::fs::remove_dir_all(dir).ok();
 }

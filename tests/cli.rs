@@ -5,7 +5,11 @@ mod common;
 use std::process::{Command, Output};
 
 fn vigie(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vigie")).args(args).current_dir(common::root()).output().expect("vigie runs")
+    Command::new(env!("CARGO_BIN_EXE_vigie"))
+        .args(args)
+        .current_dir(common::root())
+        .output()
+        .expect("vigie runs")
 }
 
 fn stdout(o: &Output) -> String {
@@ -22,17 +26,33 @@ fn analyze_examples_from_the_project_folder() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = stdout(&o);
     assert!(out.starts_with("GRAVITÉ"), "table header");
-    assert!(out.contains("FAC-DBL") && out.contains("ORD-PERIM"), "{out}");
+    assert!(
+        out.contains("FAC-DBL") && out.contains("ORD-PERIM"),
+        "{out}"
+    );
 }
 
 #[test]
 fn jsonl_is_one_object_per_line_with_the_report_keys() {
-    let o = vigie(&["analyze", "--as-of", "2026-11-20", "--format", "jsonl", "-q", "examples/lot-02-752379560.b2"]);
+    let o = vigie(&[
+        "analyze",
+        "--as-of",
+        "2026-11-20",
+        "--format",
+        "jsonl",
+        "-q",
+        "examples/lot-02-752379560.b2",
+    ]);
     assert_eq!(o.status.code(), Some(0));
-    let lines: Vec<serde_json::Value> = stdout(&o).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert!(!lines.is_empty());
     for l in &lines {
-        for k in ["kind", "code", "severity", "subject", "message", "ruleset", "source"] {
+        for k in [
+            "kind", "code", "severity", "subject", "message", "ruleset", "source",
+        ] {
             assert!(l.get(k).is_some(), "{k} missing in {l}");
         }
         assert_eq!(l["ruleset"], "flux-tiers@2026.11.0");
@@ -41,33 +61,90 @@ fn jsonl_is_one_object_per_line_with_the_report_keys() {
 
 #[test]
 fn json_and_csv_formats() {
-    let o = vigie(&["analyze", "--as-of", "2026-11-20", "--format", "json", "-q", "examples/lot-02-752379560.b2"]);
+    let o = vigie(&[
+        "analyze",
+        "--as-of",
+        "2026-11-20",
+        "--format",
+        "json",
+        "-q",
+        "examples/lot-02-752379560.b2",
+    ]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(v.as_array().unwrap().len() > 3);
-    let o = vigie(&["analyze", "--as-of", "2026-11-20", "--format", "csv", "-q", "examples/lot-02-752379560.b2"]);
+    let o = vigie(&[
+        "analyze",
+        "--as-of",
+        "2026-11-20",
+        "--format",
+        "csv",
+        "-q",
+        "examples/lot-02-752379560.b2",
+    ]);
     let out = stdout(&o);
-    assert!(out.starts_with("kind;code;severity;emetteur;numero_fichier;n_ps;n_lot;n_facture;ligne"), "{out}");
+    assert!(
+        out.starts_with("kind;code;severity;emetteur;numero_fichier;n_ps;n_lot;n_facture;ligne"),
+        "{out}"
+    );
 }
 
 #[test]
 fn output_file_and_fail_on() {
     let out = std::env::temp_dir().join(format!("vigie-cli-{}.jsonl", std::process::id()));
-    let o = vigie(&["analyze", "--as-of", "2026-11-20", "--format", "jsonl", "-q", "--fail-on", "rejet", "-o", out.to_str().unwrap(), "examples/lot-02-752379560.b2"]);
+    let o = vigie(&[
+        "analyze",
+        "--as-of",
+        "2026-11-20",
+        "--format",
+        "jsonl",
+        "-q",
+        "--fail-on",
+        "rejet",
+        "-o",
+        out.to_str().unwrap(),
+        "examples/lot-02-752379560.b2",
+    ]);
     assert_eq!(o.status.code(), Some(3), "a rejet was found");
     assert!(std::fs::read_to_string(&out).unwrap().contains("FAC-ZERO"));
     std::fs::remove_file(out).ok();
     // lot-06 holds no rejet at that date: --fail-on rejet exits 0.
-    let o = vigie(&["analyze", "--as-of", "2026-11-20", "-q", "--fail-on", "rejet", "--format", "jsonl", "examples/lot-06-691191555.b2"]);
-    let rejets = stdout(&o).lines().filter(|l| l.contains("\"rejet\"")).count();
+    let o = vigie(&[
+        "analyze",
+        "--as-of",
+        "2026-11-20",
+        "-q",
+        "--fail-on",
+        "rejet",
+        "--format",
+        "jsonl",
+        "examples/lot-06-691191555.b2",
+    ]);
+    let rejets = stdout(&o)
+        .lines()
+        .filter(|l| l.contains("\"rejet\""))
+        .count();
     assert_eq!(o.status.code(), Some(if rejets > 0 { 3 } else { 0 }));
 }
 
 #[test]
 fn usage_errors_exit_2_and_unreadable_input_exits_1() {
     assert_eq!(vigie(&["analyze"]).status.code(), Some(2));
-    assert_eq!(vigie(&["analyze", "--as-of", "2026-13-01", "examples/"]).status.code(), Some(2));
-    assert_eq!(vigie(&["analyze", "no/such/file.b2"]).status.code(), Some(2));
-    assert_eq!(vigie(&["analyze", "--grammar", "nope", "examples/"]).status.code(), Some(2));
+    assert_eq!(
+        vigie(&["analyze", "--as-of", "2026-13-01", "examples/"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        vigie(&["analyze", "no/such/file.b2"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(
+        vigie(&["analyze", "--grammar", "nope", "examples/"])
+            .status
+            .code(),
+        Some(2)
+    );
     let o = vigie(&["analyze", "-q", "tests/data/broken/binaire.b2"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stdout(&o).contains("PARSE"));
@@ -79,7 +156,17 @@ fn forced_grammar_reads_a_file_with_another_name() {
     std::fs::create_dir_all(&dir).unwrap();
     let f = dir.join("lot.txt");
     std::fs::copy(common::path("examples/lot-02-752379560.b2"), &f).unwrap();
-    let o = vigie(&["analyze", "--as-of", "2026-11-20", "-q", "--format", "jsonl", "--grammar", "b2", f.to_str().unwrap()]);
+    let o = vigie(&[
+        "analyze",
+        "--as-of",
+        "2026-11-20",
+        "-q",
+        "--format",
+        "jsonl",
+        "--grammar",
+        "b2",
+        f.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(0));
     assert!(stdout(&o).contains("FAC-ZERO"));
     std::fs::remove_dir_all(dir).ok();
@@ -92,7 +179,10 @@ fn rules_check_list_and_test_on_the_project_rules() {
     assert!(stdout(&o).contains("flux-tiers@2026.11.0"));
     let o = vigie(&["rules", "list"]);
     let out = stdout(&o);
-    assert!(out.contains("ORD-PERIM") && out.contains("ligne") && out.contains("signalement"), "{out}");
+    assert!(
+        out.contains("ORD-PERIM") && out.contains("ligne") && out.contains("signalement"),
+        "{out}"
+    );
     let o = vigie(&["rules", "test"]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
     assert!(stdout(&o).contains(" passed, 0 failed"));
@@ -108,15 +198,34 @@ fn rules_check_reports_every_fault_with_its_place() {
     )
     .unwrap();
     std::fs::write(dir.join("scripts/a.rhai"), "let x = ;\n").unwrap();
-    std::fs::write(dir.join("scripts/b.rhai"), "// calls a helper that does not exist\nluhn_key(facture.nir) == 3\n").unwrap();
+    std::fs::write(
+        dir.join("scripts/b.rhai"),
+        "// calls a helper that does not exist\nluhn_key(facture.nir) == 3\n",
+    )
+    .unwrap();
     let o = vigie(&["rules", "check", dir.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
-    assert!(err.contains("a.rhai:1:9"), "syntax error with line and column: {err}");
-    assert!(err.contains("b.rhai:2:1") && err.contains("luhn_key"), "unknown helper: {err}");
-    assert!(err.contains("ruleset.yaml:21") && err.contains("absent.rhai"), "missing script: {err}");
-    assert!(err.contains("ruleset.yaml:23") && err.contains("mesage"), "bad key: {err}");
-    assert!(err.contains("ruleset.yaml:32") && err.contains("factur"), "unknown scope: {err}");
+    assert!(
+        err.contains("a.rhai:1:9"),
+        "syntax error with line and column: {err}"
+    );
+    assert!(
+        err.contains("b.rhai:2:1") && err.contains("luhn_key"),
+        "unknown helper: {err}"
+    );
+    assert!(
+        err.contains("ruleset.yaml:21") && err.contains("absent.rhai"),
+        "missing script: {err}"
+    );
+    assert!(
+        err.contains("ruleset.yaml:23") && err.contains("mesage"),
+        "bad key: {err}"
+    );
+    assert!(
+        err.contains("ruleset.yaml:32") && err.contains("factur"),
+        "unknown scope: {err}"
+    );
     std::fs::remove_dir_all(dir).ok();
 }
 
@@ -124,7 +233,14 @@ fn rules_check_reports_every_fault_with_its_place() {
 fn help_teaches() {
     let o = vigie(&["analyze", "--help"]);
     let out = stdout(&o);
-    for w in ["--as-of", "--fail-on", "--format", "--rules", "--grammars", "Examples"] {
+    for w in [
+        "--as-of",
+        "--fail-on",
+        "--format",
+        "--rules",
+        "--grammars",
+        "Examples",
+    ] {
         assert!(out.contains(w), "{w} in help");
     }
 }

@@ -13,8 +13,12 @@ fn rule_cases() {
         if path.file_stem().is_some_and(|s| s == "defaults") {
             return;
         }
-        let set: &Arc<_> = sets.iter().find(|s| path.starts_with(&s.dir.canonicalize().unwrap()) || path.starts_with(&s.dir)).expect("case file inside a rule set");
-        let results = vigie::rules::cases::run_file(&g, set, path).unwrap_or_else(|f| panic!("{f}"));
+        let set: &Arc<_> = sets
+            .iter()
+            .find(|s| path.starts_with(s.dir.canonicalize().unwrap()) || path.starts_with(&s.dir))
+            .expect("case file inside a rule set");
+        let results =
+            vigie::rules::cases::run_file(&g, set, path).unwrap_or_else(|f| panic!("{f}"));
         for r in &results {
             assert!(r.passed(), "{} — {}\n{}", r.code, r.name, r.diff());
         }

@@ -274,9 +274,9 @@ pub fn decode(
         }
         FieldType::Bool { yes, no } => {
             let s = text(trimmed, latin1);
-            if yes.iter().any(|y| *y == s) {
+            if yes.contains(&s) {
                 Ok(Value::Bool(true))
-            } else if no.iter().any(|n| *n == s) {
+            } else if no.contains(&s) {
                 Ok(Value::Bool(false))
             } else if s.is_empty() && optional {
                 Ok(Value::Absent)
@@ -286,7 +286,7 @@ pub fn decode(
         }
         FieldType::Enum(values) => {
             let s = text(trimmed, latin1);
-            if values.iter().any(|v| *v == s) {
+            if values.contains(&s) {
                 Ok(Value::Text(s.into()))
             } else if s.is_empty() && optional {
                 Ok(Value::Absent)

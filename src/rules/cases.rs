@@ -94,7 +94,9 @@ pub fn run_set(grammars: &GrammarSet, set: &Arc<RuleSet>) -> Result<Vec<CaseResu
     for rule in &set.rules {
         let mine: Vec<&CaseResult> = results.iter().filter(|r| *r.code == *rule.code).collect();
         let fires = mine.iter().any(|r| !r.outcomes.is_empty());
-        let quiet = mine.iter().any(|r| r.outcomes.is_empty() && r.failure.is_none());
+        let quiet = mine
+            .iter()
+            .any(|r| r.outcomes.is_empty() && r.failure.is_none());
         if !fires || !quiet {
             results.push(CaseResult {
                 code: rule.code.to_string(),

@@ -42,7 +42,13 @@ pub fn sample_files() -> Vec<PathBuf> {
 pub fn analyse(files: &[PathBuf], as_of: &str, jobs: usize) -> Vec<Outcome> {
     let g = grammars();
     let sets = rules(&g);
-    let opts = Options { jobs, as_of: date(as_of), forced: None, progress: false, decode_only: false };
+    let opts = Options {
+        jobs,
+        as_of: date(as_of),
+        forced: None,
+        progress: false,
+        decode_only: false,
+    };
     pipeline::run(files, &g, &sets, &opts).outcomes
 }
 
