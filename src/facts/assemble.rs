@@ -368,26 +368,10 @@ impl<'t> Assembler<'t> {
 
     /// Gives the new top node its occurrence rank when its group has a key.
     fn assign_key(&mut self) {
-        let top = self.stack.len() - 1;
-        let group = Arc::clone(&self.stack[top].node.group);
-        if group.key.is_empty() {
-            return;
-        }
         let chain: Vec<&Node> = self.stack.iter().map(|o| &o.node).collect();
-        let parts: Option<Vec<&Value>> = group
-            .key
-            .iter()
-            .map(|p| match p {
-                crate::grammar::ValuePath::Field { depth, field } => chain
-                    .get(*depth)
-                    .map(|n| n.field(field))
-                    .filter(|v| **v != Value::Absent),
-                crate::grammar::ValuePath::Index => None,
-            })
-            .collect();
-        if let Some(parts) = parts {
-            let occurrence = self.keys.see(group.index, &parts);
-            self.stack[top].node.occurrence = occurrence;
+        let occurrence = self.keys.occurrence(&chain);
+        if let Some(top) = self.stack.last_mut() {
+            top.node.occurrence = occurrence;
         }
     }
 

@@ -2,7 +2,8 @@
 
 use std::collections::HashMap;
 
-use crate::record::Value;
+use crate::grammar::ValuePath;
+use crate::record::{Node, Value};
 
 /// Counts key occurrences per group. Keys made only of digits (the usual identifiers) are packed
 /// into a `u128`, so that a national day of invoices costs a few bytes per key.
@@ -13,6 +14,28 @@ pub struct KeyTracker {
 }
 
 impl KeyTracker {
+    /// Records the key of the last node of `chain` (nodes from the root down) and returns its
+    /// occurrence: 0 when its group has no key or a key field is absent.
+    pub fn occurrence(&mut self, chain: &[&Node]) -> u32 {
+        let Some(node) = chain.last() else { return 0 };
+        let group = &node.group;
+        if group.key.is_empty() {
+            return 0;
+        }
+        let parts: Option<Vec<&Value>> = group
+            .key
+            .iter()
+            .map(|p| match p {
+                ValuePath::Field { depth, field } => chain
+                    .get(*depth)
+                    .map(|n| n.field(field))
+                    .filter(|v| **v != Value::Absent),
+                ValuePath::Index => None,
+            })
+            .collect();
+        parts.map_or(0, |parts| self.see(group.index, &parts))
+    }
+
     /// Records one more occurrence of `parts` for group `group` and returns its rank (1 = first).
     pub fn see(&mut self, group: usize, parts: &[&Value]) -> u32 {
         let counter = match pack(parts) {

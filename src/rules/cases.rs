@@ -18,7 +18,7 @@ use super::eval::Evaluator;
 use super::manifest::RuleSet;
 use crate::diag::{Fault, Faults};
 use crate::facts::{KeyTracker, Unit};
-use crate::grammar::{FieldType, Grammar, GrammarSet, RecordDef, ValuePath};
+use crate::grammar::{FieldType, Grammar, GrammarSet, RecordDef};
 use crate::outcome::Outcome;
 use crate::record::{Node, Record, Value};
 
@@ -413,23 +413,8 @@ impl Builder<'_> {
         chain.push(node);
         // Duplicate keys, as the assembler assigns them when the node opens.
         let top = chain.len() - 1;
-        if !group.key.is_empty() {
-            let parts: Option<Vec<Value>> = group
-                .key
-                .iter()
-                .map(|p| match p {
-                    ValuePath::Field { depth, field } => chain
-                        .get(*depth)
-                        .map(|n| n.field(field).clone())
-                        .filter(|v| *v != Value::Absent),
-                    ValuePath::Index => None,
-                })
-                .collect();
-            if let Some(parts) = parts {
-                let refs: Vec<&Value> = parts.iter().collect();
-                chain[top].occurrence = self.keys.see(group.index, &refs);
-            }
-        }
+        let refs: Vec<&Node> = chain.iter().collect();
+        chain[top].occurrence = self.keys.occurrence(&refs);
         child_bodies.sort_by_key(|(ci, _)| *ci);
         for (ci, list) in child_bodies {
             for (i, b) in list.iter().enumerate() {
