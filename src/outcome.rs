@@ -157,6 +157,23 @@ pub struct Outcome {
     pub ruleset: Option<Arc<str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<Source>,
+    /// Details some kinds carry (formats/report.md): `motif` for NOEMIE guidance; `field`,
+    /// `values` and `return_to` for conflicts.
+    #[serde(flatten)]
+    pub details: Details,
+}
+
+/// The kind-specific keys of an outcome, absent unless the rule gave them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Details {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub motif: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub values: Option<serde_json::Map<String, serde_json::Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub return_to: Option<Vec<String>>,
 }
 
 impl Outcome {
@@ -183,6 +200,7 @@ impl Outcome {
                 column,
                 field: field.map(str::to_string),
             }),
+            details: Details::default(),
         }
     }
 

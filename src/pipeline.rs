@@ -11,7 +11,8 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::facts::{read_file, KeyTracker, Unit};
+use crate::facts::read::detect;
+use crate::facts::{read_file, Joiner, KeyTracker, Unit};
 use crate::grammar::{Grammar, GrammarSet};
 use crate::outcome::{sort_for_report, Outcome};
 use crate::rules::eval::{merge_failures, Failure};
@@ -80,6 +81,60 @@ pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
 
 const BATCH: usize = 16;
 
+/// Reads every file and hands units to `send` in the order the joins need: the held files
+/// first (kept, indexed), then the streamed files (linked as they go by), then the held units
+/// and the gathered facts.
+struct Feeder<'a> {
+    grammars: &'a GrammarSet,
+    opts: &'a Options,
+    bytes: &'a AtomicU64,
+    bar: &'a ProgressBar,
+    keys: KeyTracker,
+    errors: Vec<Outcome>,
+    readable_files: usize,
+    units: u64,
+}
+
+impl Feeder<'_> {
+    fn read(&mut self, path: &Path, grammar: Arc<Grammar>, send: &mut dyn FnMut(Unit)) {
+        let mut units = 0u64;
+        let r = read_file(path, grammar, &mut self.keys, self.bytes, &mut |u: Unit| {
+            units += 1;
+            send(u);
+        });
+        self.units += units;
+        self.readable_files += usize::from(r.readable);
+        self.errors.extend(r.errors);
+        self.bar.set_position(self.bytes.load(Ordering::Relaxed));
+    }
+
+    fn feed(&mut self, files: &[PathBuf], send: &mut dyn FnMut(Unit)) {
+        let mut joiner = Joiner::new(self.grammars);
+        let mut held = Vec::new();
+        let mut streamed = Vec::new();
+        for f in files {
+            match detect(f, self.grammars, self.opts.forced.as_ref()) {
+                Ok(g) if joiner.holds(&g.name) => held.push((f, g)),
+                Ok(g) => streamed.push((f, g)),
+                Err(e) => self.errors.push(*e),
+            }
+        }
+        for (f, g) in held {
+            self.read(f, g, &mut |u| joiner.hold(u));
+        }
+        joiner.seal();
+        for (f, g) in streamed {
+            self.read(f, g, &mut |u| {
+                joiner.link(&u);
+                send(u);
+            });
+        }
+        for u in joiner.held() {
+            send(u.clone());
+        }
+    }
+}
+
 /// Runs the analysis of `files` (in that order) with `sets`.
 pub fn run(
     files: &[PathBuf],
@@ -98,30 +153,25 @@ pub fn run(
         files: files.len(),
         ..Analysis::default()
     };
-    let mut keys = KeyTracker::default();
-    let mut input_errors = Vec::new();
+    let mut feeder = Feeder {
+        grammars,
+        opts,
+        bytes: &bytes,
+        bar: &bar,
+        keys: KeyTracker::default(),
+        errors: Vec::new(),
+        readable_files: 0,
+        units: 0,
+    };
 
     if opts.jobs <= 1 {
         let mut ev = (!opts.decode_only).then(|| Evaluator::new(grammars, sets, opts.as_of));
         let mut outcomes = Vec::new();
-        for f in files {
-            let r = read_file(
-                f,
-                grammars,
-                opts.forced.as_ref(),
-                &mut keys,
-                &bytes,
-                &mut |unit: Unit| {
-                    analysis.units += 1;
-                    if let Some(ev) = ev.as_mut() {
-                        ev.evaluate(&unit, &mut outcomes);
-                    }
-                },
-            );
-            analysis.readable_files += usize::from(r.readable);
-            input_errors.extend(r.errors);
-            bar.set_position(bytes.load(Ordering::Relaxed));
-        }
+        feeder.feed(files, &mut |unit: Unit| {
+            if let Some(ev) = ev.as_mut() {
+                ev.evaluate(&unit, &mut outcomes);
+            }
+        });
         analysis.failures = ev.map(|e| e.failures()).unwrap_or_default();
         analysis.outcomes = outcomes;
     } else {
@@ -151,26 +201,13 @@ pub fn run(
                 })
                 .collect();
             let mut batch = Vec::with_capacity(BATCH);
-            for f in files {
-                let r = read_file(
-                    f,
-                    grammars,
-                    opts.forced.as_ref(),
-                    &mut keys,
-                    &bytes,
-                    &mut |unit: Unit| {
-                        analysis.units += 1;
-                        batch.push(unit);
-                        if batch.len() == BATCH {
-                            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                            let _ = tx.send(full);
-                            bar.set_position(bytes.load(Ordering::Relaxed));
-                        }
-                    },
-                );
-                analysis.readable_files += usize::from(r.readable);
-                input_errors.extend(r.errors);
-            }
+            feeder.feed(files, &mut |unit: Unit| {
+                batch.push(unit);
+                if batch.len() == BATCH {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    let _ = tx.send(full);
+                }
+            });
             if !batch.is_empty() {
                 let _ = tx.send(batch);
             }
@@ -185,8 +222,10 @@ pub fn run(
         });
     }
     bar.finish_and_clear();
+    analysis.units = feeder.units;
+    analysis.readable_files = feeder.readable_files;
     analysis.bytes = bytes.load(Ordering::Relaxed);
-    analysis.outcomes.extend(input_errors);
+    analysis.outcomes.extend(feeder.errors);
     analysis
         .outcomes
         .extend(analysis.failures.iter().map(Failure::to_outcome));

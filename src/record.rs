@@ -1,7 +1,7 @@
 //! The data that flows from the decoder to the rules: typed values, decoded records and the
 //! nodes (lot, invoice, line…) that the assembler builds from them.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use chrono::NaiveDate;
 
@@ -85,13 +85,30 @@ pub struct Node {
     pub line: u32,
     /// 1-based rank among the parent's children of the same group (a line's number).
     pub rank: u32,
+    /// Join results per link slot of the group (`facture.pieces`, `pj.facture`); unset when
+    /// the node takes no part in the join (a repeated key).
+    pub links: Vec<OnceLock<Linked>>,
+}
+
+/// What a join gave a node.
+#[derive(Debug, Clone)]
+pub enum Linked {
+    /// The indexed nodes with the same key (the PJ lines of an invoice), possibly none. Weak:
+    /// the held side outlives the analysis of the streamed side, and a PJ line points back to
+    /// its invoice, so strong pointers both ways would never be freed.
+    Many(Vec<std::sync::Weak<Node>>),
+    /// The one node this node belongs with (the invoice of a PJ line, the record of an
+    /// organism for a doctor and year).
+    One(Arc<Node>),
 }
 
 impl Node {
     /// A node with no records yet.
     pub fn new(group: Arc<GroupDef>, line: u32) -> Node {
         let n = group.children.len();
+        let links = (0..group.links.len()).map(|_| OnceLock::new()).collect();
         Node {
+            links,
             group,
             open: None,
             close: None,

@@ -2,8 +2,19 @@
 
 use std::collections::HashMap;
 
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use super::resolve;
 use crate::grammar::ValuePath;
 use crate::record::{Node, Value};
+
+/// The values of a key read against `chain`; `None` when a part is absent.
+pub fn key_values<'a>(key: &[ValuePath], chain: &[&'a Node]) -> Option<Vec<Cow<'a, Value>>> {
+    key.iter()
+        .map(|p| resolve(p, chain).filter(|v| **v != Value::Absent))
+        .collect()
+}
 
 /// Counts key occurrences per group. Keys made only of digits (the usual identifiers) are packed
 /// into a `u128`, so that a national day of invoices costs a few bytes per key.
@@ -22,31 +33,25 @@ impl KeyTracker {
         if group.key.is_empty() {
             return 0;
         }
-        let parts: Option<Vec<&Value>> = group
-            .key
-            .iter()
-            .map(|p| match p {
-                ValuePath::Field { depth, field } => chain
-                    .get(*depth)
-                    .map(|n| n.field(field))
-                    .filter(|v| **v != Value::Absent),
-                ValuePath::Index => None,
-            })
-            .collect();
-        parts.map_or(0, |parts| self.see(group.index, &parts))
+        let Some(parts) = key_values(&group.key, chain) else {
+            return 0;
+        };
+        let refs: Vec<&Value> = parts.iter().map(|v| &**v).collect();
+        self.see(Arc::as_ptr(group) as usize, &refs)
     }
 
-    /// Records one more occurrence of `parts` for group `group` and returns its rank (1 = first).
-    pub fn see(&mut self, group: usize, parts: &[&Value]) -> u32 {
+    /// Records one more occurrence of `parts` in key space `space` (a group, a join) and returns
+    /// its rank (1 = first).
+    pub fn see(&mut self, space: usize, parts: &[&Value]) -> u32 {
         let counter = match pack(parts) {
-            Some((lens, value)) => self.packed.entry((group, lens, value)).or_insert(0),
+            Some((lens, value)) => self.packed.entry((space, lens, value)).or_insert(0),
             None => {
                 let mut s = String::new();
                 for p in parts {
                     s.push_str(&p.display().unwrap_or_default());
                     s.push('\u{1f}');
                 }
-                self.text.entry((group, s)).or_insert(0)
+                self.text.entry((space, s)).or_insert(0)
             }
         };
         *counter += 1;

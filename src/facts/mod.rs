@@ -2,6 +2,7 @@
 //! with structural recovery, physical counters and duplicate keys across files.
 
 pub mod assemble;
+pub mod join;
 pub mod keys;
 pub mod read;
 
@@ -12,6 +13,7 @@ use crate::outcome::Subject;
 use crate::record::{Node, Value};
 
 pub use assemble::Assembler;
+pub use join::Joiner;
 pub use keys::KeyTracker;
 pub use read::{read_file, FileRead};
 
@@ -27,8 +29,8 @@ pub struct Unit {
     pub node: Arc<Node>,
 }
 
-/// Reads a value path against a chain of nodes from the root (`chain[depth]`), with the last
-/// node's rank for `#`.
+/// Reads a value path against a chain of nodes from the root (`chain[depth]`); `#` and `#ligne`
+/// read the last node's rank and line.
 pub fn resolve<'a>(path: &ValuePath, chain: &[&'a Node]) -> Option<std::borrow::Cow<'a, Value>> {
     match path {
         ValuePath::Field { depth, field } => chain
@@ -37,6 +39,10 @@ pub fn resolve<'a>(path: &ValuePath, chain: &[&'a Node]) -> Option<std::borrow::
         ValuePath::Index => chain
             .last()
             .map(|n| std::borrow::Cow::Owned(Value::Int(i64::from(n.rank)))),
+        ValuePath::Line => chain
+            .last()
+            .map(|n| std::borrow::Cow::Owned(Value::Int(i64::from(n.line)))),
+        ValuePath::Const(c) => Some(std::borrow::Cow::Owned(Value::Text(c.as_ref().into()))),
     }
 }
 

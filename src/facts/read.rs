@@ -30,11 +30,8 @@ fn recognise<'g>(
     name: &str,
     first: &[u8],
 ) -> Result<&'g Arc<Grammar>, String> {
-    let by_name: Vec<&Arc<Grammar>> = set
-        .grammars
-        .iter()
-        .filter(|g| g.matches_name(name))
-        .collect();
+    let readable = || set.grammars.iter().filter(|g| !g.synthetic);
+    let by_name: Vec<&Arc<Grammar>> = readable().filter(|g| g.matches_name(name)).collect();
     let by_content: Vec<&Arc<Grammar>> = by_name
         .iter()
         .copied()
@@ -43,11 +40,8 @@ fn recognise<'g>(
     match (by_name.len(), by_content.len()) {
         (_, 1) => Ok(by_content[0]),
         (0, _) => {
-            let any: Vec<&Arc<Grammar>> = set
-                .grammars
-                .iter()
-                .filter(|g| signature_matches(g, first))
-                .collect();
+            let any: Vec<&Arc<Grammar>> =
+                readable().filter(|g| signature_matches(g, first)).collect();
             match any.len() {
                 1 => Ok(any[0]),
                 _ => Err("format non reconnu (ni par le nom du fichier, ni par son contenu) ; --grammar NOM l'impose".into()),
@@ -68,12 +62,41 @@ fn recognise<'g>(
     }
 }
 
-/// Reads `path` and hands every unit to `emit`, in file order. `forced` imposes a grammar.
-/// `bytes` is advanced as the file is read (progress).
-pub fn read_file(
+/// The grammar of `path`: `forced` when given, else recognised from its name and first line.
+/// An unreadable or unrecognised file gives its error outcome.
+pub fn detect(
     path: &Path,
     set: &GrammarSet,
     forced: Option<&Arc<Grammar>>,
+) -> Result<Arc<Grammar>, Box<Outcome>> {
+    let file: Arc<str> = Arc::from(path.display().to_string());
+    let fail = |msg: String, line: Option<u32>| {
+        Box::new(Outcome::error("PARSE", &file, line, None, None, msg))
+    };
+    let handle = File::open(path).map_err(|e| fail(format!("fichier illisible : {e}"), None))?;
+    let mut reader = LineReader::new(BufReader::new(handle));
+    let first = match reader.next_line() {
+        Ok(Some((l, _))) => l.to_vec(),
+        Ok(None) => return Err(fail("fichier vide".into(), None)),
+        Err(e) => return Err(fail(format!("lecture impossible : {e}"), None)),
+    };
+    if let Some(g) = forced {
+        return Ok(Arc::clone(g));
+    }
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    recognise(set, &name, &first)
+        .map(Arc::clone)
+        .map_err(|msg| fail(msg, Some(1)))
+}
+
+/// Reads `path` as `grammar` and hands every unit to `emit`, in file order. `bytes` is
+/// advanced as the file is read (progress).
+pub fn read_file(
+    path: &Path,
+    grammar: Arc<Grammar>,
     keys: &mut KeyTracker,
     bytes: &AtomicU64,
     emit: &mut impl FnMut(Unit),
@@ -93,23 +116,6 @@ pub fn read_file(
         Ok(Some((l, _))) => l.to_vec(),
         Ok(None) => return fail("fichier vide".into()),
         Err(e) => return fail(format!("lecture impossible : {e}")),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let grammar = match forced {
-        Some(g) => Arc::clone(g),
-        None => match recognise(set, &name, &first) {
-            Ok(g) => Arc::clone(g),
-            Err(msg) => {
-                let mut r = fail(msg);
-                if let Some(s) = r.errors[0].source.as_mut() {
-                    s.line = Some(1);
-                }
-                return r;
-            }
-        },
     };
     let mut out = FileRead {
         grammar: Some(grammar.name.clone()),

@@ -3,6 +3,7 @@
 
 pub mod decode;
 pub mod field;
+pub mod joins;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path as FsPath, PathBuf};
@@ -12,6 +13,7 @@ use serde::Deserialize;
 
 use crate::diag::{Fault, Faults};
 pub use field::{DatePattern, FieldType};
+pub use joins::{GatherDef, LinkDef, Member, Side};
 
 /// Properties every node has besides its fields, readable from rules.
 pub const COMPUTED_PROPS: [&str; 3] = ["records", "occurrence", "line"];
@@ -161,8 +163,46 @@ impl RecordDef {
 pub enum ValuePath {
     /// A field of the opening record of the group at this depth (0 = root).
     Field { depth: usize, field: String },
-    /// The 1-based rank of the node among its siblings of the same group.
+    /// The 1-based rank of the node among its siblings of the same group (`#`).
     Index,
+    /// The physical line of the node's first record (`#ligne`).
+    Line,
+    /// A fixed text (`=ACOSS`).
+    Const(Arc<str>),
+}
+
+/// Parses a value path: `#`, `#ligne`, `=texte`, `field` (own opening record, at depth
+/// `ancestry.len() - 1`) or `group.field` (that group among `ancestry`, root first).
+pub fn parse_path(
+    p: &str,
+    ancestry: &[&str],
+    own_field: &dyn Fn(&str) -> bool,
+) -> Result<ValuePath, String> {
+    match p {
+        "#" => return Ok(ValuePath::Index),
+        "#ligne" => return Ok(ValuePath::Line),
+        _ => {}
+    }
+    if let Some(c) = p.strip_prefix('=') {
+        return Ok(ValuePath::Const(Arc::from(c)));
+    }
+    let depth = ancestry.len().saturating_sub(1);
+    let (d, field) = match p.split_once('.') {
+        Some((g, f)) => match ancestry.iter().position(|a| *a == g) {
+            Some(d) => (d, f),
+            None => return Err(format!("« {g} » n'est ni ce groupe ni un de ses parents")),
+        },
+        None => (depth, p),
+    };
+    if d == depth && !own_field(field) {
+        return Err(format!(
+            "champ « {field} » absent de son enregistrement d'ouverture"
+        ));
+    }
+    Ok(ValuePath::Field {
+        depth: d,
+        field: field.to_string(),
+    })
 }
 
 /// What a property name means on a node of one group.
@@ -175,6 +215,8 @@ pub enum GroupProp {
     Records,
     Occurrence,
     Line,
+    /// A join (`facture.pieces`, `pj.facture`): the node's link slot.
+    Link(usize),
 }
 
 /// One level of nesting (file, lot, invoice, line).
@@ -204,6 +246,8 @@ pub struct GroupDef {
     pub date: Option<ValuePath>,
     /// Child group indexes.
     pub children: Vec<usize>,
+    /// Names of the join properties, by link slot (grammars/joins.yaml).
+    pub links: Vec<String>,
     /// Property meaning per global property id.
     props: Vec<GroupProp>,
 }
@@ -229,6 +273,8 @@ pub struct Grammar {
     pub groups: Vec<Arc<GroupDef>>,
     /// Column names of the header line (delimited formats).
     pub header: Vec<String>,
+    /// Built by a join (`gathers` of grammars/joins.yaml), never read from a file.
+    pub synthetic: bool,
 }
 
 impl Grammar {
@@ -260,6 +306,10 @@ pub struct GrammarSet {
     pub grammars: Vec<Arc<Grammar>>,
     /// Property names by global id.
     pub props: Vec<String>,
+    /// Links between groups of two grammars (grammars/joins.yaml).
+    pub links: Vec<LinkDef>,
+    /// Facts gathered from several grammars, each with its synthetic grammar.
+    pub gathers: Vec<GatherDef>,
 }
 
 impl GrammarSet {
@@ -304,17 +354,26 @@ impl GrammarSet {
         GrammarSet::from_sources(sources)
     }
 
-    /// Builds the set from `(path, text)` pairs.
+    /// Builds the set from `(path, text)` pairs: grammar files and join files.
     pub fn from_sources(sources: Vec<(PathBuf, String)>) -> Result<GrammarSet, Faults> {
         let mut faults = Vec::new();
         let mut specs = Vec::new();
+        let mut joins = joins::JoinSources { specs: Vec::new() };
         for (path, text) in &sources {
+            if joins::is_join_file(text) {
+                match joins::parse(path, text) {
+                    Ok(spec) => joins.specs.push((path.clone(), text.as_str(), spec)),
+                    Err(f) => faults.push(f),
+                }
+                continue;
+            }
             match serde_yaml::from_str::<GrammarSpec>(text) {
                 Ok(spec) => specs.push((path.clone(), text.as_str(), spec)),
                 Err(e) => faults.push(Fault::yaml(path, &e)),
             }
         }
-        // Global property ids: every field name, list name, closing-record name and computed name.
+        // Global property ids: every field name, list name, closing-record name, join name and
+        // computed name.
         let mut props: Vec<String> = COMPUTED_PROPS.iter().map(|s| s.to_string()).collect();
         let mut ids: HashMap<String, usize> = props
             .iter()
@@ -343,6 +402,10 @@ impl GrammarSet {
                 stack.extend(g.children.iter());
             }
         }
+        for name in joins.prop_names() {
+            intern(&name);
+        }
+        let slots = joins.slots();
         let mut grammars = Vec::new();
         let mut names = HashSet::new();
         for (path, text, spec) in specs {
@@ -357,13 +420,20 @@ impl GrammarSet {
                     ),
                 ));
             }
-            match compile(&path, text, spec, &ids) {
+            match compile(&path, text, spec, &ids, &slots) {
                 Ok(g) => grammars.push(Arc::new(g)),
                 Err(mut f) => faults.append(&mut f),
             }
         }
+        let (links, gathers) = joins.compile(&grammars, &ids, &mut faults);
+        grammars.extend(gathers.iter().map(|g| Arc::clone(&g.grammar)));
         if faults.is_empty() {
-            Ok(GrammarSet { grammars, props })
+            Ok(GrammarSet {
+                grammars,
+                props,
+                links,
+                gathers,
+            })
         } else {
             Err(Faults(faults))
         }
@@ -426,6 +496,7 @@ fn compile(
     text: &str,
     spec: GrammarSpec,
     ids: &HashMap<String, usize>,
+    link_slots: &HashMap<(String, String), Vec<String>>,
 ) -> Result<Grammar, Vec<Fault>> {
     let mut faults = Vec::new();
     let fault_at = |anchors: &[&str], msg: String| Fault::at(path, text, anchors, msg);
@@ -673,6 +744,12 @@ fn compile(
         if groups[i].close.is_some() {
             props[ids[&groups[i].close_as]] = GroupProp::Close;
         }
+        if let Some(names) = link_slots.get(&(spec.format.clone(), groups[i].name.clone())) {
+            for (slot, n) in names.iter().enumerate() {
+                props[ids[n]] = GroupProp::Link(slot);
+            }
+            groups[i].links = names.clone();
+        }
         groups[i].props = props;
     }
     if faults.is_empty() {
@@ -686,6 +763,7 @@ fn compile(
             records,
             groups: groups.into_iter().map(Arc::new).collect(),
             header,
+            synthetic: false,
         })
     } else {
         Err(faults)
@@ -741,43 +819,17 @@ fn flatten(
         .unwrap_or_default();
     // Paths read `field` (own opening record) or `group.field` (an ancestor's, or its own).
     let resolve = |p: &str, what: &str, faults: &mut Vec<Fault>| -> Option<ValuePath> {
-        if p == "#" {
-            return Some(ValuePath::Index);
-        }
-        let (d, field) = match p.split_once('.') {
-            Some((g, f)) => match ancestry.iter().position(|a| a == g) {
-                Some(d) => (d, f),
-                None => {
-                    faults.push(Fault::at(
-                        path,
-                        text,
-                        &[&anchor, what],
-                        format!(
-                            "groupe « {} » : « {g} » n'est ni ce groupe ni un de ses parents",
-                            spec.group
-                        ),
-                    ));
-                    return None;
-                }
-            },
-            None => (depth, p),
-        };
-        if d == depth && !own_fields.iter().any(|f| f == field) {
-            faults.push(Fault::at(
-                path,
-                text,
-                &[&anchor, what],
-                format!(
-                    "groupe « {} » : champ « {field} » absent de son enregistrement d'ouverture",
-                    spec.group
-                ),
-            ));
-            return None;
-        }
-        Some(ValuePath::Field {
-            depth: d,
-            field: field.to_string(),
-        })
+        let names: Vec<&str> = ancestry.iter().map(String::as_str).collect();
+        parse_path(p, &names, &|f| own_fields.iter().any(|o| o == f))
+            .map_err(|m| {
+                faults.push(Fault::at(
+                    path,
+                    text,
+                    &[&anchor, what],
+                    format!("groupe « {} » : {m}", spec.group),
+                ))
+            })
+            .ok()
     };
     let key = spec
         .key
@@ -835,6 +887,7 @@ fn flatten(
         subject,
         date,
         children: Vec::new(),
+        links: Vec::new(),
         props: Vec::new(),
     });
     for c in &spec.children {

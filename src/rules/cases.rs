@@ -17,7 +17,7 @@ use serde_yaml::{Mapping, Value as Yaml};
 use super::eval::Evaluator;
 use super::manifest::RuleSet;
 use crate::diag::{Fault, Faults};
-use crate::facts::{KeyTracker, Unit};
+use crate::facts::{Joiner, KeyTracker, Unit};
 use crate::grammar::{FieldType, Grammar, GrammarSet, RecordDef};
 use crate::outcome::Outcome;
 use crate::record::{Node, Record, Value};
@@ -187,10 +187,62 @@ pub fn run_file(
         let Yaml::Sequence(expect) = expect else {
             return Err(fault("`expect` est une liste".into()));
         };
-        let units = build_units(grammar, &body, &defaults, path).map_err(fault)?;
+        // A case gives the root of the rule's grammar, or one root per grammar named by its
+        // format (`b2:`, `scor:`, `noemie:`…) when the rule reads joined facts.
+        let mut roots: Vec<(&Arc<Grammar>, Mapping)> = Vec::new();
+        for (k, v) in &body {
+            let named = k
+                .as_str()
+                .and_then(|k| grammars.get(k))
+                .filter(|g| !g.synthetic);
+            if let Some(g) = named {
+                let root = v.as_mapping().cloned().ok_or_else(|| {
+                    fault(format!(
+                        "« {} » est la racine d'un fichier (une map)",
+                        g.name
+                    ))
+                })?;
+                roots.push((g, root));
+            }
+        }
+        if roots.is_empty() {
+            if grammar.synthetic {
+                return Err(fault(format!(
+                    "la portée {} réunit plusieurs fichiers : donnez-les par format ({})",
+                    rule.scope,
+                    grammars
+                        .gathers
+                        .iter()
+                        .filter(|g| Arc::ptr_eq(&g.grammar, grammar))
+                        .flat_map(|g| g.members.iter().map(|m| m.grammar.clone()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+            roots.push((grammar, body.clone()));
+        } else if roots.len() != body.len() {
+            return Err(fault(
+                "un cas donne soit les champs d'une racine, soit des racines par format, pas les deux".into(),
+            ));
+        }
+        let mut joiner = Joiner::new(grammars);
+        let mut streamed = Vec::new();
+        for (g, root) in &roots {
+            let units = build_units(g, root, &defaults, path).map_err(&fault)?;
+            if joiner.holds(&g.name) {
+                units.into_iter().for_each(|u| joiner.hold(u));
+            } else {
+                streamed.extend(units);
+            }
+        }
+        joiner.seal();
         let mut ev = Evaluator::new(grammars, std::slice::from_ref(set), cf.as_of).only(&cf.rule);
         let mut outcomes = Vec::new();
-        for u in &units {
+        for u in &streamed {
+            joiner.link(u);
+            ev.evaluate(u, &mut outcomes);
+        }
+        for u in joiner.held() {
             ev.evaluate(u, &mut outcomes);
         }
         crate::outcome::sort_for_report(&mut outcomes);

@@ -8,8 +8,9 @@ use std::sync::Arc;
 use rhai::{Array, Dynamic, Engine, EvalAltResult, ImmutableString, OptimizationLevel};
 
 use super::helpers;
+use crate::facts::join::alive;
 use crate::grammar::{GrammarSet, GroupProp};
-use crate::record::{Node, Value};
+use crate::record::{Linked, Node, Value};
 
 /// Limits every script runs under; a runaway script is stopped, not waited for.
 #[derive(Debug, Clone, Copy, serde::Deserialize)]
@@ -100,6 +101,15 @@ impl Fact {
                 GroupProp::Records => return Ok(Dynamic::from(i64::from(n.records))),
                 GroupProp::Occurrence => return Ok(Dynamic::from(i64::from(n.occurrence))),
                 GroupProp::Line => return Ok(Dynamic::from(i64::from(n.line))),
+                GroupProp::Link(slot) => {
+                    return Ok(match n.links.get(slot).and_then(|l| l.get()) {
+                        None => Dynamic::UNIT,
+                        Some(Linked::One(other)) => Dynamic::from(Fact::new(Arc::clone(other))),
+                        Some(Linked::Many(list)) => Dynamic::from_array(
+                            alive(list).map(|o| Dynamic::from(Fact::new(o))).collect(),
+                        ),
+                    })
+                }
                 GroupProp::None => {}
             }
         }

@@ -14,15 +14,19 @@ use super::helpers::{date_fr, euros};
 use super::manifest::{compile_scope, scope_chain, RuleSet};
 use crate::facts::{resolve, subject_of, Unit};
 use crate::grammar::{FieldType, GrammarSet};
-use crate::outcome::{Kind, Outcome, Severity, Source, Subject};
+use crate::outcome::{Details, Kind, Outcome, Severity, Source, Subject};
 use crate::record::{Node, NodeState, Value};
 
 struct CompiledSet {
     set: Arc<RuleSet>,
     /// Parameters and `as_of` as constants; fact variables are pushed above and rewound.
     scope: Scope<'static>,
-    /// Compiled rules per (grammar, group).
-    by_scope: HashMap<(String, String), Vec<(usize, AST)>>,
+    /// Compiled script per rule (`None` when it did not compile: reported once).
+    asts: Vec<Option<AST>>,
+    /// Rules evaluated on their own, per (grammar, group).
+    by_scope: HashMap<(String, String), Vec<usize>>,
+    /// Choices per (grammar, group), with their compiled key expression.
+    choices: HashMap<(String, String), Vec<(usize, AST)>>,
 }
 
 /// A rule that failed on at least one fact.
@@ -89,25 +93,29 @@ impl Evaluator {
         let mut failures = HashMap::new();
         for (si, set) in sets.iter().enumerate() {
             let scope = compile_scope(set, &[], as_of);
-            let mut by_scope: HashMap<(String, String), Vec<(usize, AST)>> = HashMap::new();
+            let scopes_of = |group: &str| -> Vec<(String, String)> {
+                set.grammars
+                    .iter()
+                    .filter(|g| grammars.get(g).is_some_and(|gr| gr.group(group).is_some()))
+                    .map(|g| (g.clone(), group.to_string()))
+                    .collect()
+            };
+            let mut asts = Vec::new();
+            let mut by_scope: HashMap<(String, String), Vec<usize>> = HashMap::new();
             for (ri, rule) in set.rules.iter().enumerate() {
                 let chain = scope_chain(grammars, set, &rule.scope).unwrap_or_default();
                 let cscope = compile_scope(set, &chain, as_of);
                 match engine.compile_with_scope(&cscope, &rule.source) {
                     Ok(ast) => {
-                        for g in &set.grammars {
-                            if grammars
-                                .get(g)
-                                .is_some_and(|gr| gr.group(&rule.scope).is_some())
-                            {
-                                by_scope
-                                    .entry((g.clone(), rule.scope.clone()))
-                                    .or_default()
-                                    .push((ri, ast.clone()));
+                        asts.push(Some(ast));
+                        if !set.is_chosen(&rule.code) {
+                            for k in scopes_of(&rule.scope) {
+                                by_scope.entry(k).or_default().push(ri);
                             }
                         }
                     }
                     Err(e) => {
+                        asts.push(None);
                         failures.insert(
                             (si, ri),
                             Failure {
@@ -123,10 +131,23 @@ impl Evaluator {
                     }
                 }
             }
+            let mut choices: HashMap<(String, String), Vec<(usize, AST)>> = HashMap::new();
+            for (ci, c) in set.choices.iter().enumerate() {
+                let chain = scope_chain(grammars, set, &c.scope).unwrap_or_default();
+                let cscope = compile_scope(set, &chain, as_of);
+                // Validated at load: a key that does not compile cannot reach here.
+                if let Ok(ast) = engine.compile_expression_with_scope(&cscope, &c.key) {
+                    for k in scopes_of(&c.scope) {
+                        choices.entry(k).or_default().push((ci, ast.clone()));
+                    }
+                }
+            }
             compiled.push(CompiledSet {
                 set: Arc::clone(set),
                 scope,
+                asts,
                 by_scope,
+                choices,
             });
         }
         Evaluator {
@@ -187,9 +208,11 @@ impl Evaluator {
             .unwrap_or(self.as_of);
         for si in 0..self.sets.len() {
             let cs = &mut self.sets[si];
-            let Some(rules) = cs.by_scope.get(&key) else {
+            let rules = cs.by_scope.get(&key);
+            let choices = cs.choices.get(&key);
+            if rules.is_none() && choices.is_none() {
                 continue;
-            };
+            }
             let base = cs.scope.len();
             for n in chain {
                 cs.scope.push_dynamic(
@@ -198,26 +221,25 @@ impl Evaluator {
                 );
             }
             let fact_len = cs.scope.len();
-            for (ri, ast) in rules {
-                let rule = &cs.set.rules[*ri];
-                if !rule.in_force(date) || self.only.as_deref().is_some_and(|o| o != &*rule.code) {
-                    continue;
-                }
-                let result = self
-                    .engine
-                    .eval_ast_with_scope::<Dynamic>(&mut cs.scope, ast);
-                cs.scope.rewind(fact_len);
-                match result
-                    .map_err(|e| (describe(&e), e.position()))
-                    .and_then(|v| fired(v).map_err(|m| (m, Position::NONE)))
-                {
+            let only = self.only.as_deref();
+            let report = |ri: usize,
+                          result: Evaluated,
+                          out: &mut Vec<Outcome>,
+                          failures: &mut HashMap<(usize, usize), Failure>|
+             -> bool {
+                let rule = &cs.set.rules[ri];
+                match result {
                     Ok(firings) => {
-                        for details in firings {
-                            out.push(outcome(&cs.set, rule, unit, &refs, details.as_ref()));
+                        let fired = !firings.is_empty();
+                        if only.is_none_or(|o| o == &*rule.code) {
+                            for details in firings {
+                                out.push(outcome(&cs.set, rule, unit, &refs, details.as_ref()));
+                            }
                         }
+                        fired
                     }
                     Err((message, position)) => {
-                        let f = self.failures.entry((si, *ri)).or_insert_with(|| Failure {
+                        let f = failures.entry((si, ri)).or_insert_with(|| Failure {
                             set: Arc::clone(&cs.set.id),
                             code: Arc::clone(&rule.code),
                             script: rule.script_path.clone(),
@@ -227,6 +249,58 @@ impl Evaluator {
                             count: 0,
                         });
                         f.count += 1;
+                        false
+                    }
+                }
+            };
+            for &ri in rules.into_iter().flatten() {
+                let rule = &cs.set.rules[ri];
+                if !rule.in_force(date) || only.is_some_and(|o| o != &*rule.code) {
+                    continue;
+                }
+                let Some(ast) = &cs.asts[ri] else { continue };
+                let result = run_script(&self.engine, &mut cs.scope, ast, fact_len);
+                report(ri, result, out, &mut self.failures);
+            }
+            for (ci, key_ast) in choices.into_iter().flatten() {
+                let choice = &cs.set.choices[*ci];
+                let key = self
+                    .engine
+                    .eval_ast_with_scope::<Dynamic>(&mut cs.scope, key_ast);
+                cs.scope.rewind(fact_len);
+                let key = match key {
+                    Ok(k) if k.is_unit() => continue,
+                    Ok(k) => k.to_string(),
+                    Err(e) => {
+                        let f = self
+                            .failures
+                            .entry((si, usize::MAX - ci))
+                            .or_insert_with(|| Failure {
+                                set: Arc::clone(&cs.set.id),
+                                code: Arc::clone(&choice.name),
+                                script: cs.set.dir.join(super::manifest::MANIFEST),
+                                message: describe(&e),
+                                position: Position::NONE,
+                                subject: subject_of(&refs),
+                                count: 0,
+                            });
+                        f.count += 1;
+                        continue;
+                    }
+                };
+                for code in choice.candidates(&key) {
+                    let Some(ri) = cs
+                        .set
+                        .rules
+                        .iter()
+                        .position(|r| *r.code == **code && r.in_force(date))
+                    else {
+                        continue;
+                    };
+                    let Some(ast) = &cs.asts[ri] else { continue };
+                    let result = run_script(&self.engine, &mut cs.scope, ast, fact_len);
+                    if report(ri, result, out, &mut self.failures) {
+                        break;
                     }
                 }
             }
@@ -240,6 +314,23 @@ impl Evaluator {
         v.sort_by(|a, b| (&a.set, &a.code).cmp(&(&b.set, &b.code)));
         v
     }
+}
+
+/// What one script gave on one fact: its firings, or why it failed and where.
+type Evaluated = Result<Vec<Option<Map>>, (String, Position)>;
+
+/// Runs one compiled script with the fact variables in `scope` (rewound to `fact_len` after).
+fn run_script(
+    engine: &Engine,
+    scope: &mut Scope<'static>,
+    ast: &AST,
+    fact_len: usize,
+) -> Evaluated {
+    let result = engine.eval_ast_with_scope::<Dynamic>(scope, ast);
+    scope.rewind(fact_len);
+    result
+        .map_err(|e| (describe(&e), e.position()))
+        .and_then(|v| fired(v).map_err(|m| (m, Position::NONE)))
 }
 
 /// Merges failures of several evaluators (threads) into one per rule.
@@ -323,7 +414,49 @@ fn outcome(
             column: None,
             field: None,
         }),
+        details: details.map(outcome_details).unwrap_or_default(),
     }
+}
+
+/// The report keys a script may give in its details map: `motif`, `field`, `values` (a map
+/// of organism → value) and `return_to` (a list of organisms).
+fn outcome_details(m: &Map) -> Details {
+    let text = |k: &str| m.get(k).filter(|v| !v.is_unit()).map(dynamic_value);
+    Details {
+        motif: text("motif"),
+        field: text("field"),
+        values: m
+            .get("values")
+            .and_then(|v| v.read_lock::<Map>())
+            .map(|vals| {
+                vals.iter()
+                    .map(|(k, v)| {
+                        let j = if v.is_unit() {
+                            serde_json::Value::Null
+                        } else {
+                            serde_json::Value::String(dynamic_value(v))
+                        };
+                        (k.to_string(), j)
+                    })
+                    .collect()
+            }),
+        return_to: m
+            .get("return_to")
+            .and_then(|v| v.read_lock::<rhai::Array>())
+            .map(|a| a.iter().map(dynamic_value).collect()),
+    }
+}
+
+/// A script value as the report writes it: dates `AAAA-MM-JJ`, booleans `O`/`N`, the rest as
+/// written (scripts write amounts with `euros()`).
+fn dynamic_value(d: &Dynamic) -> String {
+    if let Some(date) = d.clone().try_cast::<NaiveDate>() {
+        return date.format("%Y-%m-%d").to_string();
+    }
+    if let Some(b) = d.clone().try_cast::<bool>() {
+        return if b { "O" } else { "N" }.into();
+    }
+    d.to_string()
 }
 
 /// A value as guidance texts show it: dates `JJ/MM/AAAA`, amounts with a dot and their

@@ -31,6 +31,47 @@ struct ManifestSpec {
     #[serde(default)]
     limits: Limits,
     rules: Vec<serde_yaml::Value>,
+    #[serde(default)]
+    choices: Vec<ChoiceSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChoiceSpec {
+    name: String,
+    #[serde(default)]
+    title: String,
+    scope: String,
+    key: String,
+    table: serde_yaml::Mapping,
+    #[serde(default)]
+    otherwise: Vec<String>,
+}
+
+/// A decision table: on each fact of its scope, a Rhai expression gives a key (a NOEMIE motif),
+/// the table gives candidate rules in order, and the first candidate that fires is the only
+/// outcome. Rules named by a choice run only through it.
+#[derive(Debug, Clone)]
+pub struct Choice {
+    pub name: Arc<str>,
+    pub title: String,
+    pub scope: String,
+    /// Rhai expression giving the key; `()` chooses nothing.
+    pub key: String,
+    /// Key value → candidate rule codes, in order.
+    pub table: Vec<(String, Vec<String>)>,
+    /// Candidates for a key the table does not list.
+    pub otherwise: Vec<String>,
+}
+
+impl Choice {
+    /// The candidates for `key`.
+    pub fn candidates(&self, key: &str) -> &[String] {
+        self.table
+            .iter()
+            .find(|(k, _)| k == key)
+            .map_or(self.otherwise.as_slice(), |(_, c)| c.as_slice())
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -120,6 +161,17 @@ pub struct RuleSet {
     pub params: Vec<(String, Param)>,
     pub limits: Limits,
     pub rules: Vec<Rule>,
+    pub choices: Vec<Choice>,
+}
+
+impl RuleSet {
+    /// Whether rule `code` runs only through a choice.
+    pub fn is_chosen(&self, code: &str) -> bool {
+        self.choices.iter().any(|c| {
+            c.otherwise.iter().any(|x| x == code)
+                || c.table.iter().any(|(_, v)| v.iter().any(|x| x == code))
+        })
+    }
 }
 
 /// The names a script may use besides helpers: the parameters, `as_of`, and the groups of its
@@ -222,6 +274,7 @@ pub fn load(
         params,
         limits: spec.limits,
         rules: Vec::new(),
+        choices: Vec::new(),
     };
     let owned_engine;
     let engine = match engine_for_check {
@@ -306,6 +359,19 @@ pub fn load(
         }
         set.rules.push(rule);
     }
+    for c in &spec.choices {
+        match choice(engine, grammars, &set, c) {
+            Ok(c) => set.choices.push(c),
+            Err(msgs) => faults.extend(msgs.into_iter().map(|m| {
+                Fault::at(
+                    &path,
+                    &text,
+                    &[&format!("name: {}", c.name)],
+                    format!("choix {} : {m}", c.name),
+                )
+            })),
+        }
+    }
     // Versions of one code must not be in force on the same date.
     for (i, a) in set.rules.iter().enumerate() {
         for b in &set.rules[i + 1..] {
@@ -328,6 +394,71 @@ pub fn load(
         Ok(set)
     } else {
         Err(Faults(faults))
+    }
+}
+
+/// Validates a choice: its scope, its key expression, its candidates (rules of that scope).
+fn choice(
+    engine: &Engine,
+    grammars: &GrammarSet,
+    set: &RuleSet,
+    c: &ChoiceSpec,
+) -> Result<Choice, Vec<String>> {
+    let mut errors = Vec::new();
+    let chain = scope_chain(grammars, set, &c.scope);
+    match &chain {
+        None => errors.push(format!("portée « {} » inconnue", c.scope)),
+        Some(chain) => {
+            let scope = compile_scope(set, chain, NaiveDate::MIN);
+            if let Err(e) = engine.compile_expression_with_scope(&scope, &c.key) {
+                errors.push(format!("clé « {} » : {e}", c.key));
+            }
+        }
+    }
+    let mut table = Vec::new();
+    for (k, v) in &c.table {
+        let key = match k {
+            serde_yaml::Value::String(s) => s.clone(),
+            serde_yaml::Value::Number(n) => n.to_string(),
+            _ => {
+                errors.push("les clés de `table` sont des textes".into());
+                continue;
+            }
+        };
+        let codes: Vec<String> = match v {
+            serde_yaml::Value::String(s) => vec![s.clone()],
+            serde_yaml::Value::Sequence(seq) => seq
+                .iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect(),
+            _ => {
+                errors.push(format!("« {key} » : une règle ou une liste de règles"));
+                continue;
+            }
+        };
+        table.push((key, codes));
+    }
+    for code in table.iter().flat_map(|(_, v)| v).chain(&c.otherwise) {
+        match set.rules.iter().find(|r| *r.code == **code) {
+            None => errors.push(format!("règle « {code} » absente du jeu")),
+            Some(r) if r.scope != c.scope => errors.push(format!(
+                "règle « {code} » de portée « {} », le choix porte sur « {} »",
+                r.scope, c.scope
+            )),
+            Some(_) => {}
+        }
+    }
+    if errors.is_empty() {
+        Ok(Choice {
+            name: Arc::from(c.name.as_str()),
+            title: c.title.clone(),
+            scope: c.scope.clone(),
+            key: c.key.clone(),
+            table,
+            otherwise: c.otherwise.clone(),
+        })
+    } else {
+        Err(errors)
     }
 }
 
