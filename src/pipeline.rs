@@ -86,6 +86,9 @@ const BATCH: usize = 16;
 /// and the gathered facts.
 struct Feeder<'a> {
     grammars: &'a GrammarSet,
+    /// Lives as long as the analysis: an invoice's PJ lines are weak links into what it holds,
+    /// and workers may still be evaluating when the last file has been read.
+    joiner: Joiner<'a>,
     opts: &'a Options,
     bytes: &'a AtomicU64,
     bar: &'a ProgressBar,
@@ -109,16 +112,16 @@ impl Feeder<'_> {
     }
 
     fn feed(&mut self, files: &[PathBuf], send: &mut dyn FnMut(Unit)) {
-        let mut joiner = Joiner::new(self.grammars);
         let mut held = Vec::new();
         let mut streamed = Vec::new();
         for f in files {
             match detect(f, self.grammars, self.opts.forced.as_ref()) {
-                Ok(g) if joiner.holds(&g.name) => held.push((f, g)),
+                Ok(g) if self.joiner.holds(&g.name) => held.push((f, g)),
                 Ok(g) => streamed.push((f, g)),
                 Err(e) => self.errors.push(*e),
             }
         }
+        let mut joiner = std::mem::replace(&mut self.joiner, Joiner::new(self.grammars));
         for (f, g) in held {
             self.read(f, g, &mut |u| joiner.hold(u));
         }
@@ -132,6 +135,7 @@ impl Feeder<'_> {
         for u in joiner.held() {
             send(u.clone());
         }
+        self.joiner = joiner;
     }
 }
 
@@ -155,6 +159,7 @@ pub fn run(
     };
     let mut feeder = Feeder {
         grammars,
+        joiner: Joiner::new(grammars),
         opts,
         bytes: &bytes,
         bar: &bar,

@@ -210,3 +210,99 @@ rules:
     );
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// (line, column, field) of every error outcome.
+fn located_errors(outcomes: &[Outcome]) -> Vec<(u32, Option<u32>, Option<String>)> {
+    let mut v: Vec<_> = outcomes
+        .iter()
+        .filter(|o| o.kind == Kind::Error)
+        .map(|o| {
+            let s = o.source.as_ref().expect("errors have a source");
+            (
+                s.line.expect("errors have a line"),
+                s.column,
+                s.field.clone(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn codes_on(outcomes: &[Outcome], key: &str, value: &str) -> BTreeSet<String> {
+    outcomes
+        .iter()
+        .filter(|o| o.kind != Kind::Error && o.subject.get(key) == Some(value))
+        .map(|o| o.code.to_string())
+        .collect()
+}
+
+#[test]
+fn a_damaged_pj_index_gives_located_errors_and_keeps_its_good_lines() {
+    // Line 3 lacks its last column, line 4 has 30 February, line 5 an unknown quality code.
+    let outcomes = common::analyse(
+        &[common::path("tests/data/broken/pieces-casse.scor.csv")],
+        "2027-01-20",
+        1,
+    );
+    assert_eq!(
+        located_errors(&outcomes),
+        vec![
+            (3, Some(13), Some("qualite".to_string())),
+            (4, Some(5), Some("date_soins".to_string())),
+            (5, Some(13), Some("qualite".to_string())),
+        ]
+    );
+    // The good lines are analysed: two months on, both are orphans; line 6 was scanned at
+    // 100 dpi.
+    assert!(codes_on(&outcomes, "pj", "6").contains("PJ-RESOL"));
+    assert!(codes_on(&outcomes, "pj", "6").contains("PJ-ORPH"));
+    assert!(codes_on(&outcomes, "pj", "2").contains("PJ-ORPH"));
+    for bad in ["3", "4", "5"] {
+        assert!(codes_on(&outcomes, "pj", bad).is_empty(), "line {bad}");
+    }
+}
+
+#[test]
+fn a_noemie_motif_before_any_invoice_is_a_located_error_and_the_rest_is_guided() {
+    let outcomes = common::analyse(
+        &[common::path("tests/data/broken/retour-casse.noemie")],
+        "2026-11-20",
+        1,
+    );
+    assert_eq!(
+        located_errors(&outcomes),
+        vec![(2, Some(1), Some("type".to_string()))]
+    );
+    let guided: Vec<&str> = outcomes
+        .iter()
+        .filter(|o| o.kind == Kind::Guidance)
+        .map(|o| &*o.code)
+        .collect();
+    assert_eq!(
+        guided,
+        vec!["G-BENEF"],
+        "the 200 after it still gets its guidance"
+    );
+    assert!(
+        !outcomes.iter().any(|o| &*o.code == "NOE-TOT"),
+        "the misplaced 300 still counts as an entity"
+    );
+}
+
+#[test]
+fn a_misspelled_cas_boolean_is_a_located_error_and_the_other_records_are_checked() {
+    let outcomes = common::analyse(
+        &[common::path("tests/data/broken/cotisations-casse.rsi.csv")],
+        "2026-11-20",
+        1,
+    );
+    assert_eq!(
+        located_errors(&outcomes),
+        vec![(3, Some(5), Some("affilie_maladie".to_string()))]
+    );
+    let error = outcomes.iter().find(|o| o.kind == Kind::Error).unwrap();
+    assert!(error.message.contains("OUI ou NON"), "{}", error.message);
+    // The good record (line 2) is checked: with RSI alone, Acoss and CARMF are missing.
+    assert!(codes_on(&outcomes, "rpps", "13053040195").contains("CAS-X-ABS"));
+}

@@ -196,15 +196,16 @@ impl<'g> Joiner<'g> {
                     continue;
                 };
                 let space = self.claim_space[*li];
-                let first = match firsts.iter().find(|(s, _)| *s == space) {
-                    Some((_, f)) => *f,
-                    None => {
-                        let refs: Vec<&Value> = parts.iter().map(|v| &**v).collect();
-                        let f = self.claims.see(usize::MAX - space, &refs) == 1;
-                        firsts.push((space, f));
-                        f
-                    }
-                };
+                let first = link.every
+                    || match firsts.iter().find(|(s, _)| *s == space) {
+                        Some((_, f)) => *f,
+                        None => {
+                            let refs: Vec<&Value> = parts.iter().map(|v| &**v).collect();
+                            let f = self.claims.see(usize::MAX - space, &refs) == 1;
+                            firsts.push((space, f));
+                            f
+                        }
+                    };
                 if !first {
                     continue;
                 }
@@ -284,7 +285,12 @@ impl<'g> Joiner<'g> {
                 }
             }
             type Slots = Vec<Option<(Arc<str>, Arc<Node>)>>;
-            let mut facts: BTreeMap<Vec<String>, Slots> = BTreeMap::new();
+            // One fact for every combination of the values seen (every doctor, every year
+            // analysed), whether or not a member has a record for it.
+            let mut facts: BTreeMap<Vec<String>, Slots> = expand(&vec![None; parts], &values)
+                .into_iter()
+                .map(|k| (k, vec![None; g.members.len()]))
+                .collect();
             for (mi, key, file, node) in &found {
                 for full in expand(key, &values) {
                     let slots = facts

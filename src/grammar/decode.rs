@@ -172,10 +172,12 @@ fn decode_fixed(
         .iter()
         .map(|f| {
             let raw = &line[f.start..f.start + f.len];
-            field::decode(&f.ty, raw, f.optional, None, g.latin1).unwrap_or_else(|e| {
-                faults.push(field_fault(&f.name, f.column(), &e.expected));
-                Value::Absent
-            })
+            field::decode(&f.ty, raw, f.optional, None, g.latin1)
+                .map(|v| f.settle(v))
+                .unwrap_or_else(|e| {
+                    faults.push(field_fault(&f.name, f.column(), &e.expected));
+                    Value::Absent
+                })
         })
         .collect();
     Decoded {
@@ -236,9 +238,19 @@ fn decode_delimited(g: &Grammar, line: &[u8], line_no: u32, separator: u8) -> De
             record: None,
             faults: vec![LineFault {
                 code: "PARSE",
-                column: None,
-                field: None,
-                message: format!("{} colonnes au lieu de {expected}", columns.len()),
+                // The first column missing, or the first one too many.
+                column: Some(expected.min(columns.len()) as u32 + 1),
+                field: g.header.get(columns.len()).cloned(),
+                message: match g.header.get(columns.len()) {
+                    Some(missing) => format!(
+                        "{} colonnes au lieu de {expected} : la ligne s'arrête avant la colonne {missing}",
+                        columns.len()
+                    ),
+                    None => format!(
+                        "{} colonnes au lieu de {expected} : colonnes en trop",
+                        columns.len()
+                    ),
+                },
             }],
         };
     }
@@ -255,7 +267,8 @@ fn decode_delimited(g: &Grammar, line: &[u8], line_no: u32, separator: u8) -> De
                 f.optional || raw.is_empty() && f.ty == super::FieldType::Text,
                 width,
                 g.latin1,
-            );
+            )
+            .map(|v| f.settle(v));
             match decoded {
                 Ok(Value::Text(t))
                     if f.ty == super::FieldType::Text

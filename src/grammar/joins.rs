@@ -4,10 +4,10 @@
 //!   each PJ line with its invoice. The `from` side is streamed (B2 lots go by without being
 //!   kept); the `to` side is read first and indexed by key. Only the first `from` node of a key
 //!   (in file order) takes part: a repeated invoice gets no PJ.
-//! - A **gather** builds one new fact per key from several groups (a doctor and year with the
-//!   record of each organism): a synthetic grammar with one group whose properties are the
-//!   first record of each member. A member whose key lacks a part (the adherents list has no
-//!   year) joins every value of that part seen in the other members.
+//! - A **gather** builds one new fact for every combination of the key values seen (every
+//!   doctor and every year analysed) from several groups: a synthetic grammar with one group
+//!   whose properties are the first record of each member, `()` where it has none. A member
+//!   whose key lacks a part (the adherents list has no year) joins every value of that part.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -33,6 +33,9 @@ pub(super) struct JoinsSpec {
 struct LinkSpec {
     from: SideSpec,
     to: SideSpec,
+    /// Every `from` node of a key links, not only the first (two returns of one invoice).
+    #[serde(default)]
+    every: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -85,6 +88,8 @@ pub struct Side {
 pub struct LinkDef {
     pub from: Side,
     pub to: Side,
+    /// Every `from` node of a key links; by default only the first one does.
+    pub every: bool,
 }
 
 /// One member of a gather.
@@ -164,7 +169,11 @@ impl JoinSources<'_> {
                         &[&format!("group: {}", l.to.group)],
                         "les deux côtés d'une jointure ont des clés de même longueur".into(),
                     )),
-                    (Ok(from), Ok(to)) => links.push(LinkDef { from, to }),
+                    (Ok(from), Ok(to)) => links.push(LinkDef {
+                        from,
+                        to,
+                        every: l.every,
+                    }),
                     (a, b) => faults.extend(a.err().into_iter().chain(b.err())),
                 }
             }
@@ -319,6 +328,7 @@ fn gather(
             len: 0,
             ty: FieldType::Text,
             optional: false,
+            zero_if_empty: false,
         })
         .collect();
     let mut slots = vec![u32::MAX; ids.len()];

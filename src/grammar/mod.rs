@@ -12,6 +12,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use crate::diag::{Fault, Faults};
+use crate::record::Value;
 pub use field::{DatePattern, FieldType};
 pub use joins::{GatherDef, LinkDef, Member, Side};
 
@@ -71,6 +72,9 @@ struct FieldSpec {
     no: Option<Vec<String>>,
     #[serde(default)]
     optional: bool,
+    /// An empty zone reads as 0 (RSI amounts: « empty means 0 »).
+    #[serde(default)]
+    zero_if_empty: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -122,12 +126,22 @@ pub struct FieldDef {
     pub len: usize,
     pub ty: FieldType,
     pub optional: bool,
+    /// An empty zone reads as 0 instead of absent.
+    pub zero_if_empty: bool,
 }
 
 impl FieldDef {
     /// The 1-based column an error points at: the zone's first position, or the CSV column.
     pub fn column(&self) -> u32 {
         self.start as u32 + 1
+    }
+
+    /// A decoded value, with an empty zone read as 0 when the grammar says so.
+    pub fn settle(&self, v: Value) -> Value {
+        match v {
+            Value::Absent if self.zero_if_empty => Value::Int(0),
+            v => v,
+        }
     }
 }
 
@@ -665,7 +679,8 @@ fn compile(
                     start,
                     len,
                     ty,
-                    optional: f.optional,
+                    optional: f.optional || f.zero_if_empty,
+                    zero_if_empty: f.zero_if_empty,
                 });
             }
         }

@@ -528,11 +528,20 @@ fn record(def: &Arc<RecordDef>, fields: &Mapping, line: u32) -> Result<Record, S
 /// `true`/`false` or their grammar spellings, everything else as written.
 fn value(ty: &FieldType, v: &Yaml) -> Option<Value> {
     match ty {
+        // An empty text is absent, as the decoder reads an empty zone or column.
         FieldType::Text
         | FieldType::Digits
         | FieldType::Enum(_)
         | FieldType::Hex
-        | FieldType::Filler => Some(Value::Text(yaml_text(v).into())),
+        | FieldType::Filler => {
+            let t = yaml_text(v);
+            let t = t.trim_end();
+            Some(if t.is_empty() {
+                Value::Absent
+            } else {
+                Value::Text(t.into())
+            })
+        }
         FieldType::Integer => v
             .as_i64()
             .or_else(|| yaml_text(v).parse().ok())

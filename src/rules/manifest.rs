@@ -372,12 +372,17 @@ pub fn load(
             })),
         }
     }
-    // Versions of one code must not be in force on the same date.
+    // Versions of one code must not be in force on the same date for the same scope (one code
+    // may be checked on several scopes: CAS-N-ID on each organism's records).
     for (i, a) in set.rules.iter().enumerate() {
         for b in &set.rules[i + 1..] {
             let lo = |x: Option<NaiveDate>| x.unwrap_or(NaiveDate::MIN);
             let hi = |x: Option<NaiveDate>| x.unwrap_or(NaiveDate::MAX);
-            if a.code == b.code && lo(a.from) <= hi(b.until) && lo(b.from) <= hi(a.until) {
+            if a.code == b.code
+                && a.scope == b.scope
+                && lo(a.from) <= hi(b.until)
+                && lo(b.from) <= hi(a.until)
+            {
                 faults.push(Fault::at(
                     &path,
                     &text,
