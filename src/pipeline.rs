@@ -1,6 +1,8 @@
-//! The analysis flow over many files: one reader streams files in the order given (decode +
-//! assemble, sequential because duplicates are counted in file order), workers evaluate units
-//! in parallel, each with its own engine. A bounded channel keeps memory flat.
+//! The analysis flow over many files: every file is recognised first; the files a join holds
+//! (PJ index, NOEMIE returns, CAS) are read and indexed, then one reader streams the others in
+//! the order given (decode + assemble + link, sequential because duplicates are counted in file
+//! order) to workers that evaluate units in parallel, each with its own engine; the held units
+//! and gathered facts come last. A bounded channel keeps memory flat.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};

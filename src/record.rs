@@ -130,6 +130,23 @@ impl Node {
             .unwrap_or(&Value::Absent)
     }
 
+    /// A copy without children (an ancestor in a unit, a lot a PJ line points to).
+    pub fn bare(&self) -> Node {
+        Node {
+            group: Arc::clone(&self.group),
+            open: self.open.clone(),
+            close: self.close.clone(),
+            children: vec![Vec::new(); self.children.len()],
+            counts: self.counts.clone(),
+            records: self.records,
+            state: self.state,
+            occurrence: self.occurrence,
+            line: self.line,
+            rank: self.rank,
+            links: self.links.clone(),
+        }
+    }
+
     /// Marks the node as damaged: a fragile group becomes unreadable, another one keeps its
     /// children but loses its own checks.
     pub fn damage(&mut self) {

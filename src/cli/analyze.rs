@@ -73,10 +73,15 @@ pub fn run(a: Args) -> ExitCode {
         Err(m) => return fail(EXIT_CANNOT_RUN, m),
     };
     let forced = match &a.grammar {
-        Some(name) => match grammars.get(name) {
+        Some(name) => match grammars.get(name).filter(|g| !g.synthetic) {
             Some(g) => Some(Arc::clone(g)),
             None => {
-                let known: Vec<&str> = grammars.grammars.iter().map(|g| g.name.as_str()).collect();
+                let known: Vec<&str> = grammars
+                    .grammars
+                    .iter()
+                    .filter(|g| !g.synthetic)
+                    .map(|g| g.name.as_str())
+                    .collect();
                 return fail(
                     EXIT_USAGE,
                     format!(

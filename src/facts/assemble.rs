@@ -384,13 +384,7 @@ impl<'t> Assembler<'t> {
                 let ancestors: Vec<Arc<Node>> = self
                     .stack
                     .iter_mut()
-                    .map(|o| {
-                        Arc::clone(o.snapshot.get_or_insert_with(|| {
-                            let mut n = o.node.clone();
-                            n.children.iter_mut().for_each(Vec::clear);
-                            Arc::new(n)
-                        }))
-                    })
+                    .map(|o| Arc::clone(o.snapshot.get_or_insert_with(|| Arc::new(o.node.bare()))))
                     .collect();
                 emit(Unit {
                     file: Arc::clone(&self.file),

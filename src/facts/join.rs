@@ -1,7 +1,7 @@
 //! Joins at analysis time (grammars/joins.yaml): index the held side, link the streamed side
 //! as it goes by, gather facts across organisms.
 //!
-//! The flow is in three phases, the same for `vigie analyze` and for rule cases:
+//! The flow is in four steps, the same for `vigie analyze` and for rule cases:
 //! 1. units of the grammars a join indexes (PJ index, NOEMIE returns, CAS files) are **held**;
 //! 2. [`Joiner::seal`] indexes them by key, links held sides together and builds gathered
 //!    facts;
@@ -15,7 +15,7 @@ use std::sync::{Arc, Weak};
 use super::keys::key_values;
 use super::{KeyTracker, Unit};
 use crate::grammar::{GrammarSet, LinkDef, ValuePath};
-use crate::record::{Linked, Node, Record, Value};
+use crate::record::{Linked, Node, NodeState, Record, Value};
 
 /// What a group takes part in.
 #[derive(Debug, Clone, Copy)]
@@ -42,14 +42,9 @@ pub struct Joiner<'g> {
     held: Vec<Unit>,
 }
 
-/// A key as one string, its parts separated by a control character no field holds.
 fn key_string(parts: &[std::borrow::Cow<'_, Value>]) -> String {
-    let mut s = String::new();
-    for p in parts {
-        s.push_str(&p.display().unwrap_or_default());
-        s.push('\u{1f}');
-    }
-    s
+    let refs: Vec<&Value> = parts.iter().map(|v| &**v).collect();
+    super::keys::text_key(&refs)
 }
 
 /// Calls `f` on every node of `unit` down to `max_depth`, with its chain from the root.
@@ -157,6 +152,10 @@ impl<'g> Joiner<'g> {
                     if node.group.index != *gi {
                         continue;
                     }
+                    // A line with a faulty field is "not used" (scor.md): it matches nothing.
+                    if node.state != NodeState::Sound {
+                        continue;
+                    }
                     if let Some(parts) = key_values(&self.set.links[*li].to.key, chain) {
                         self.index[*li]
                             .entry(key_string(&parts))
@@ -209,31 +208,33 @@ impl<'g> Joiner<'g> {
                 if !first {
                     continue;
                 }
-                let matches = self.index[*li]
-                    .get(&key_string(&parts))
-                    .cloned()
-                    .unwrap_or_default();
+                let matches: &[Arc<Node>] = if self.index[*li].is_empty() {
+                    &[]
+                } else {
+                    self.index[*li]
+                        .get(&key_string(&parts))
+                        .map_or(&[], Vec::as_slice)
+                };
                 if let Some(slot) = link.from.slot {
                     let _ = node.links[slot]
                         .set(Linked::Many(matches.iter().map(Arc::downgrade).collect()));
                 }
-                if let Some(back) = link.to.slot {
-                    // A node handed over as a unit of a streamed parent (a lot) is kept without
-                    // its children: the PJ line needs the lot, not all its invoices.
-                    let bare = node.group.parent.is_some_and(|p| grammar.groups[p].stream)
-                        && node.children.iter().any(|c| !c.is_empty());
-                    let partner = if bare {
-                        Arc::clone(bare_unit_node.get_or_insert_with(|| {
-                            let mut n = (**node).clone();
-                            n.children.iter_mut().for_each(Vec::clear);
-                            Arc::new(n)
-                        }))
-                    } else {
-                        Arc::clone(node)
-                    };
-                    for m in &matches {
-                        let _ = m.links[back].set(Linked::One(Arc::clone(&partner)));
+                match link.to.slot {
+                    Some(back) if !matches.is_empty() => {
+                        // A node handed over as a unit of a streamed parent (a lot) is kept
+                        // without its children: the PJ line needs the lot, not its invoices.
+                        let bare = node.group.parent.is_some_and(|p| grammar.groups[p].stream)
+                            && node.children.iter().any(|c| !c.is_empty());
+                        let partner = if bare {
+                            Arc::clone(bare_unit_node.get_or_insert_with(|| Arc::new(node.bare())))
+                        } else {
+                            Arc::clone(node)
+                        };
+                        for m in matches {
+                            let _ = m.links[back].set(Linked::One(Arc::clone(&partner)));
+                        }
                     }
+                    _ => {}
                 }
             }
         });

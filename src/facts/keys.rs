@@ -45,18 +45,21 @@ impl KeyTracker {
     pub fn see(&mut self, space: usize, parts: &[&Value]) -> u32 {
         let counter = match pack(parts) {
             Some((lens, value)) => self.packed.entry((space, lens, value)).or_insert(0),
-            None => {
-                let mut s = String::new();
-                for p in parts {
-                    s.push_str(&p.display().unwrap_or_default());
-                    s.push('\u{1f}');
-                }
-                self.text.entry((space, s)).or_insert(0)
-            }
+            None => self.text.entry((space, text_key(parts))).or_insert(0),
         };
         *counter += 1;
         *counter
     }
+}
+
+/// A key as one string, its parts separated by a control character no field holds.
+pub fn text_key(parts: &[&Value]) -> String {
+    let mut s = String::new();
+    for p in parts {
+        s.push_str(&p.display().unwrap_or_default());
+        s.push('\u{1f}');
+    }
+    s
 }
 
 /// Digits-only parts as (lengths signature, concatenated number); `None` when not packable.

@@ -238,9 +238,9 @@ fn decode_delimited(g: &Grammar, line: &[u8], line_no: u32, separator: u8) -> De
             record: None,
             faults: vec![LineFault {
                 code: "PARSE",
-                // The first column missing, or the first one too many.
-                column: Some(expected.min(columns.len()) as u32 + 1),
-                field: g.header.get(columns.len()).cloned(),
+                // formats/README.md: no column and no field for a wrong column count.
+                column: None,
+                field: None,
                 message: match g.header.get(columns.len()) {
                     Some(missing) => format!(
                         "{} colonnes au lieu de {expected} : la ligne s'arrête avant la colonne {missing}",

@@ -241,6 +241,38 @@ fn side(
 ) -> Result<Side, Fault> {
     let anchor = format!("group: {}", s.group);
     let (g, gi) = find(grammars, &s.grammar, &s.group).map_err(|m| fault(&[&anchor], m))?;
+    if s.key.is_empty() {
+        return Err(fault(
+            &[&anchor, "key:"],
+            format!("{} : une jointure a une clé (`key`)", s.group),
+        ));
+    }
+    if let Some(n) = &s.name {
+        if !super::is_rhai_property(n) {
+            return Err(fault(
+                &[&anchor, "as:"],
+                format!(
+                    "{} : « {n} » ne peut pas se lire en Rhai (mot réservé ou chiffre en tête)",
+                    s.group
+                ),
+            ));
+        }
+        let group = &g.groups[gi];
+        let taken = group
+            .open
+            .is_some_and(|o| g.records[o].field_index(n).is_some())
+            || group.children.iter().any(|&c| g.groups[c].plural == *n)
+            || group.links.iter().filter(|l| *l == n).count() > 1;
+        if taken {
+            return Err(fault(
+                &[&anchor, "as:"],
+                format!(
+                    "{} : « {n} » nomme déjà un champ, une liste ou une autre jointure de ce groupe",
+                    s.group
+                ),
+            ));
+        }
+    }
     let key = s
         .key
         .iter()
@@ -341,10 +373,7 @@ fn gather(
         fields,
         slots,
     });
-    let mut props = vec![GroupProp::None; ids.len()];
-    props[0] = GroupProp::Records;
-    props[1] = GroupProp::Occurrence;
-    props[2] = GroupProp::Line;
+    let mut props = super::computed_props(ids.len());
     for (slot, m) in spec.members.iter().enumerate() {
         props[ids[&m.name]] = GroupProp::Link(slot);
     }

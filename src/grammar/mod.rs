@@ -17,7 +17,17 @@ pub use field::{DatePattern, FieldType};
 pub use joins::{GatherDef, LinkDef, Member, Side};
 
 /// Properties every node has besides its fields, readable from rules.
-pub const COMPUTED_PROPS: [&str; 3] = ["records", "occurrence", "line"];
+pub const COMPUTED_PROPS: [&str; 4] = ["records", "occurrence", "line", "intact"];
+
+/// The property table every group starts from: the computed properties, nothing else.
+pub fn computed_props(len: usize) -> Vec<GroupProp> {
+    let mut props = vec![GroupProp::None; len];
+    props[0] = GroupProp::Records;
+    props[1] = GroupProp::Occurrence;
+    props[2] = GroupProp::Line;
+    props[3] = GroupProp::Intact;
+    props
+}
 
 // ---------------------------------------------------------------- the YAML shape
 
@@ -229,6 +239,8 @@ pub enum GroupProp {
     Records,
     Occurrence,
     Line,
+    /// Whether the node was read without fault (`facture.intact`).
+    Intact,
     /// A join (`facture.pieces`, `pj.facture`): the node's link slot.
     Link(usize),
 }
@@ -744,10 +756,7 @@ fn compile(
         }
     }
     for i in 0..groups.len() {
-        let mut props = vec![GroupProp::None; ids.len()];
-        props[0] = GroupProp::Records;
-        props[1] = GroupProp::Occurrence;
-        props[2] = GroupProp::Line;
+        let mut props = computed_props(ids.len());
         for (ci, &c) in groups[i].children.iter().enumerate() {
             let child = &groups[c];
             props[ids[&child.plural]] = if child.single {

@@ -365,9 +365,7 @@ fn build_units(
     );
     let mut units = Vec::new();
     if root.group.stream {
-        let mut bare = root.clone();
-        bare.children.iter_mut().for_each(Vec::clear);
-        let bare = Arc::new(bare);
+        let bare = Arc::new(root.bare());
         for list in &root.children {
             for child in list {
                 units.push(Unit {

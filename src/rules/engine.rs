@@ -10,7 +10,7 @@ use rhai::{Array, Dynamic, Engine, EvalAltResult, ImmutableString, OptimizationL
 use super::helpers;
 use crate::facts::join::alive;
 use crate::grammar::{GrammarSet, GroupProp};
-use crate::record::{Linked, Node, Value};
+use crate::record::{Linked, Node, NodeState, Value};
 
 /// Limits every script runs under; a runaway script is stopped, not waited for.
 #[derive(Debug, Clone, Copy, serde::Deserialize)]
@@ -101,6 +101,7 @@ impl Fact {
                 GroupProp::Records => return Ok(Dynamic::from(i64::from(n.records))),
                 GroupProp::Occurrence => return Ok(Dynamic::from(i64::from(n.occurrence))),
                 GroupProp::Line => return Ok(Dynamic::from(i64::from(n.line))),
+                GroupProp::Intact => return Ok(Dynamic::from(n.state == NodeState::Sound)),
                 GroupProp::Link(slot) => {
                     return Ok(match n.links.get(slot).and_then(|l| l.get()) {
                         None => Dynamic::UNIT,

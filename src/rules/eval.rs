@@ -109,7 +109,7 @@ impl Evaluator {
                 match engine.compile_with_scope(&cscope, &rule.source) {
                     Ok(ast) => {
                         asts.push(Some(ast));
-                        if !set.is_chosen(&rule.code) {
+                        if !set.is_chosen(&rule.code, &rule.scope) {
                             for k in scopes_of(&rule.scope) {
                                 by_scope.entry(k).or_default().push(ri);
                             }
@@ -184,9 +184,9 @@ impl Evaluator {
             return;
         }
         chain.push(Arc::clone(node));
-        if node.state == NodeState::Sound {
-            self.run_rules(unit, chain, out);
-        }
+        // Unreadable nodes were returned above; a node whose own checks are disabled runs
+        // only the rules marked `damaged: true` (a repeated key read before the faulty field).
+        self.run_rules(unit, chain, out);
         for list in &node.children {
             for child in list {
                 self.walk(unit, chain, child, out);
@@ -197,6 +197,7 @@ impl Evaluator {
 
     fn run_rules(&mut self, unit: &Unit, chain: &[Arc<Node>], out: &mut Vec<Outcome>) {
         let node = chain.last().expect("chain holds the node");
+        let sound = node.state == NodeState::Sound;
         let key = group_id(&node.group);
         let refs: Vec<&Node> = chain.iter().map(|n| &**n).collect();
         let date = node
@@ -211,7 +212,7 @@ impl Evaluator {
         for si in 0..self.sets.len() {
             let cs = &mut self.sets[si];
             let rules = cs.by_scope.get(&key);
-            let choices = cs.choices.get(&key);
+            let choices = cs.choices.get(&key).filter(|_| sound);
             if rules.is_none() && choices.is_none() {
                 continue;
             }
@@ -257,7 +258,10 @@ impl Evaluator {
             };
             for &ri in rules.into_iter().flatten() {
                 let rule = &cs.set.rules[ri];
-                if !rule.in_force(date) || only.is_some_and(|o| o != &*rule.code) {
+                if !rule.in_force(date)
+                    || (!sound && !rule.damaged)
+                    || only.is_some_and(|o| o != &*rule.code)
+                {
                     continue;
                 }
                 let Some(ast) = &cs.asts[ri] else { continue };
@@ -292,12 +296,9 @@ impl Evaluator {
                     }
                 };
                 for code in choice.candidates(&key) {
-                    let Some(ri) = cs
-                        .set
-                        .rules
-                        .iter()
-                        .position(|r| *r.code == **code && r.in_force(date))
-                    else {
+                    let Some(ri) = cs.set.rules.iter().position(|r| {
+                        *r.code == **code && r.scope == choice.scope && r.in_force(date)
+                    }) else {
                         continue;
                     };
                     let Some(ast) = &cs.asts[ri] else { continue };

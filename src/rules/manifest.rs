@@ -88,6 +88,8 @@ struct RuleSpec {
     guidance: Option<String>,
     from: Option<NaiveDate>,
     until: Option<NaiveDate>,
+    #[serde(default)]
+    damaged: bool,
 }
 
 /// A parameter value, pushed into scripts as a constant of the same name.
@@ -139,6 +141,9 @@ pub struct Rule {
     pub guidance: Option<String>,
     pub from: Option<NaiveDate>,
     pub until: Option<NaiveDate>,
+    /// Also runs on a node whose own checks a faulty field disabled (CAS-N-DUP: the key it
+    /// reads was read). Never on an unreadable node.
+    pub damaged: bool,
 }
 
 impl Rule {
@@ -165,11 +170,12 @@ pub struct RuleSet {
 }
 
 impl RuleSet {
-    /// Whether rule `code` runs only through a choice.
-    pub fn is_chosen(&self, code: &str) -> bool {
+    /// Whether the rule `code` of scope `scope` runs only through a choice.
+    pub fn is_chosen(&self, code: &str, scope: &str) -> bool {
         self.choices.iter().any(|c| {
-            c.otherwise.iter().any(|x| x == code)
-                || c.table.iter().any(|(_, v)| v.iter().any(|x| x == code))
+            c.scope == scope
+                && (c.otherwise.iter().any(|x| x == code)
+                    || c.table.iter().any(|(_, v)| v.iter().any(|x| x == code)))
         })
     }
 }
@@ -353,6 +359,7 @@ pub fn load(
             guidance: r.guidance,
             from: r.from,
             until: r.until,
+            damaged: r.damaged,
         };
         if let Err(mut f) = check_script(engine, &set, &rule, &chain) {
             faults.append(&mut f);
@@ -432,7 +439,7 @@ fn choice(
         };
         let codes: Vec<String> = match v {
             serde_yaml::Value::String(s) => vec![s.clone()],
-            serde_yaml::Value::Sequence(seq) => seq
+            serde_yaml::Value::Sequence(seq) if seq.iter().all(|x| x.is_string()) => seq
                 .iter()
                 .filter_map(|x| x.as_str().map(str::to_string))
                 .collect(),
@@ -444,14 +451,19 @@ fn choice(
         table.push((key, codes));
     }
     for code in table.iter().flat_map(|(_, v)| v).chain(&c.otherwise) {
-        match set.rules.iter().find(|r| *r.code == **code) {
-            None => errors.push(format!("règle « {code} » absente du jeu")),
-            Some(r) if r.scope != c.scope => errors.push(format!(
-                "règle « {code} » de portée « {} », le choix porte sur « {} »",
-                r.scope, c.scope
-            )),
-            Some(_) => {}
+        if !set
+            .rules
+            .iter()
+            .any(|r| *r.code == **code && r.scope == c.scope)
+        {
+            errors.push(format!(
+                "règle « {code} » de portée « {} » absente du jeu",
+                c.scope
+            ));
         }
+    }
+    if table.iter().any(|(_, v)| v.is_empty()) {
+        errors.push("une clé de `table` donne au moins une règle".into());
     }
     if errors.is_empty() {
         Ok(Choice {
