@@ -169,6 +169,10 @@ impl JoinSources<'_> {
                         &[&format!("group: {}", l.to.group)],
                         "les deux côtés d'une jointure ont des clés de même longueur".into(),
                     )),
+                    (Ok(_), Ok(to)) if l.every && to.slot.is_some() => faults.push(fault(
+                        &[&format!("group: {}", l.to.group)],
+                        "`every` : plusieurs nœuds par clé, le côté `to` ne peut pas en nommer un seul (`as`)".into(),
+                    )),
                     (Ok(from), Ok(to)) => links.push(LinkDef {
                         from,
                         to,
@@ -427,4 +431,71 @@ fn gather(
         }),
         members,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::GrammarSet;
+    use std::path::PathBuf;
+
+    fn grammar(format: &str) -> String {
+        format!(
+            r#"format: {format}
+title: test
+encoding: utf-8
+layout: delimited
+separator: ";"
+header: true
+records:
+  - name: r
+    fields:
+      - {{ name: k, len: 3, type: digits }}
+      - {{ name: v, type: text }}
+structure:
+  group: root_{format}
+  stream: true
+  children:
+    - {{ group: e_{format}, plural: items_{format}, open: r }}
+"#
+        )
+    }
+
+    fn load(joins: &str) -> Result<GrammarSet, String> {
+        GrammarSet::from_sources(vec![
+            (PathBuf::from("a.yaml"), grammar("a")),
+            (PathBuf::from("b.yaml"), grammar("b")),
+            (PathBuf::from("joins.yaml"), joins.to_string()),
+        ])
+        .map_err(|f| f.to_string())
+    }
+
+    const LINK: &str = "links:\n  - from: { grammar: a, group: e_a, key: [k], as: others }\n    to:   { grammar: b, group: e_b, key: [k], as: first }\n";
+
+    #[test]
+    fn a_valid_link_gives_both_sides_a_slot() {
+        let set = load(LINK).unwrap();
+        assert_eq!(set.links.len(), 1);
+        assert_eq!(set.links[0].from.slot, Some(0));
+        assert_eq!(set.links[0].to.slot, Some(0));
+    }
+
+    #[test]
+    fn bad_joins_are_refused_with_the_joins_file() {
+        for (bad, why) in [
+            (LINK.replace("group: e_b", "group: nope"), "absent"),
+            (
+                LINK.replace("key: [k], as: first", "key: [], as: first"),
+                "clé",
+            ),
+            (LINK.replace("as: others", "as: v"), "nomme déjà"),
+            (LINK.replace("as: others", "as: fn"), "Rhai"),
+            (format!("{LINK}    every: true\n"), "every"),
+        ] {
+            let err = load(&bad).expect_err(why);
+            assert!(
+                err.contains("joins.yaml") && err.contains(why),
+                "{why}: {err}"
+            );
+        }
+    }
 }

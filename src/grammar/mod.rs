@@ -452,6 +452,19 @@ impl GrammarSet {
             }
         }
         let (links, gathers) = joins.compile(&grammars, &ids, &mut faults);
+        for g in &gathers {
+            if !names.insert(g.grammar.name.clone()) {
+                faults.push(Fault::new(
+                    &g.grammar.path,
+                    None,
+                    None,
+                    format!(
+                        "format « {} » déjà défini par une grammaire",
+                        g.grammar.name
+                    ),
+                ));
+            }
+        }
         grammars.extend(gathers.iter().map(|g| Arc::clone(&g.grammar)));
         if faults.is_empty() {
             Ok(GrammarSet {
