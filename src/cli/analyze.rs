@@ -18,7 +18,9 @@ use vigie::report::{self, Format};
     after_help = "Examples:\n  vigie analyze examples/\n  vigie analyze --as-of 2026-11-20 --format jsonl lots/*.b2 pieces.scor.csv\n  vigie analyze --fail-on rejet --format csv --output rapport.csv depot/"
 )]
 pub struct Args {
-    /// Files or folders to analyse (folders are walked; files are read in the order given).
+    /// Files or folders to analyse, in any mix of formats (folders are walked, sorted by name).
+    /// The PJ index, NOEMIE returns and CAS files are read first and joined; B2 lots are read in
+    /// the order given, which is the order FAC-DBL counts repeats in.
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
     /// Rule-set folder, or a folder of rule sets [default: ./rules, or beside the vigie binary].
