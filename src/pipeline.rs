@@ -88,9 +88,6 @@ const BATCH: usize = 16;
 /// and the gathered facts.
 struct Feeder<'a> {
     grammars: &'a GrammarSet,
-    /// Lives as long as the analysis: an invoice's PJ lines are weak links into what it holds,
-    /// and workers may still be evaluating when the last file has been read.
-    joiner: Joiner<'a>,
     opts: &'a Options,
     bytes: &'a AtomicU64,
     bar: &'a ProgressBar,
@@ -113,17 +110,18 @@ impl Feeder<'_> {
         self.bar.set_position(self.bytes.load(Ordering::Relaxed));
     }
 
-    fn feed(&mut self, files: &[PathBuf], send: &mut dyn FnMut(Unit)) {
+    /// `joiner` must outlive the evaluation of what is sent: an invoice's PJ lines are weak
+    /// links into what it holds, and workers may still be evaluating after the last file.
+    fn feed(&mut self, files: &[PathBuf], joiner: &mut Joiner, send: &mut dyn FnMut(Unit)) {
         let mut held = Vec::new();
         let mut streamed = Vec::new();
         for f in files {
             match detect(f, self.grammars, self.opts.forced.as_ref()) {
-                Ok(g) if self.joiner.holds(&g.name) => held.push((f, g)),
+                Ok(g) if joiner.holds(&g.name) => held.push((f, g)),
                 Ok(g) => streamed.push((f, g)),
                 Err(e) => self.errors.push(*e),
             }
         }
-        let mut joiner = std::mem::replace(&mut self.joiner, Joiner::new(self.grammars));
         for (f, g) in held {
             self.read(f, g, &mut |u| joiner.hold(u));
         }
@@ -137,7 +135,6 @@ impl Feeder<'_> {
         for u in joiner.held() {
             send(u.clone());
         }
-        self.joiner = joiner;
     }
 }
 
@@ -159,9 +156,9 @@ pub fn run(
         files: files.len(),
         ..Analysis::default()
     };
+    let mut joiner = Joiner::new(grammars);
     let mut feeder = Feeder {
         grammars,
-        joiner: Joiner::new(grammars),
         opts,
         bytes: &bytes,
         bar: &bar,
@@ -174,7 +171,7 @@ pub fn run(
     if opts.jobs <= 1 {
         let mut ev = (!opts.decode_only).then(|| Evaluator::new(grammars, sets, opts.as_of));
         let mut outcomes = Vec::new();
-        feeder.feed(files, &mut |unit: Unit| {
+        feeder.feed(files, &mut joiner, &mut |unit: Unit| {
             if let Some(ev) = ev.as_mut() {
                 ev.evaluate(&unit, &mut outcomes);
             }
@@ -208,7 +205,7 @@ pub fn run(
                 })
                 .collect();
             let mut batch = Vec::with_capacity(BATCH);
-            feeder.feed(files, &mut |unit: Unit| {
+            feeder.feed(files, &mut joiner, &mut |unit: Unit| {
                 batch.push(unit);
                 if batch.len() == BATCH {
                     let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));

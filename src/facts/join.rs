@@ -145,9 +145,9 @@ impl<'g> Joiner<'g> {
             let Some(depth) = self.max_depth(&u.grammar.name, |r| matches!(r, Role::To(_))) else {
                 continue;
             };
-            let roles = self.roles[&u.grammar.name].clone();
+            let roles = &self.roles[&u.grammar.name];
             each_node(u, depth, &mut |chain, node| {
-                for (gi, role) in &roles {
+                for (gi, role) in roles {
                     let Role::To(li) = role else { continue };
                     if node.group.index != *gi {
                         continue;
@@ -180,12 +180,12 @@ impl<'g> Joiner<'g> {
         let Some(depth) = self.max_depth(&unit.grammar.name, |r| matches!(r, Role::From(_))) else {
             return;
         };
-        let roles = self.roles[&unit.grammar.name].clone();
+        let roles = &self.roles[&unit.grammar.name];
         let grammar = Arc::clone(&unit.grammar);
         let mut bare_unit_node: Option<Arc<Node>> = None;
         each_node(unit, depth, &mut |chain, node| {
             let mut firsts: Vec<(usize, bool)> = Vec::new();
-            for (gi, role) in &roles {
+            for (gi, role) in roles {
                 let Role::From(li) = role else { continue };
                 if node.group.index != *gi {
                     continue;

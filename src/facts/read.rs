@@ -62,6 +62,20 @@ fn recognise<'g>(
     }
 }
 
+/// Opens `path` for line reading and reads its first line; the error says why it can't be read.
+fn open_first_line(path: &Path) -> Result<(LineReader<BufReader<File>>, Vec<u8>), String> {
+    let handle = File::open(path).map_err(|e| format!("fichier illisible : {e}"))?;
+    let mut reader = LineReader::new(BufReader::with_capacity(1 << 16, handle));
+    match reader.next_line() {
+        Ok(Some((l, _))) => {
+            let first = l.to_vec();
+            Ok((reader, first))
+        }
+        Ok(None) => Err("fichier vide".into()),
+        Err(e) => Err(format!("lecture impossible : {e}")),
+    }
+}
+
 /// The grammar of `path`: `forced` when given, else recognised from its name and first line.
 /// An unreadable or unrecognised file gives its error outcome.
 pub fn detect(
@@ -73,13 +87,7 @@ pub fn detect(
     let fail = |msg: String, line: Option<u32>| {
         Box::new(Outcome::error("PARSE", &file, line, None, None, msg))
     };
-    let handle = File::open(path).map_err(|e| fail(format!("fichier illisible : {e}"), None))?;
-    let mut reader = LineReader::new(BufReader::new(handle));
-    let first = match reader.next_line() {
-        Ok(Some((l, _))) => l.to_vec(),
-        Ok(None) => return Err(fail("fichier vide".into(), None)),
-        Err(e) => return Err(fail(format!("lecture impossible : {e}"), None)),
-    };
+    let (_, first) = open_first_line(path).map_err(|msg| fail(msg, None))?;
     if let Some(g) = forced {
         return Ok(Arc::clone(g));
     }
@@ -102,20 +110,15 @@ pub fn read_file(
     emit: &mut impl FnMut(Unit),
 ) -> FileRead {
     let file: Arc<str> = Arc::from(path.display().to_string());
-    let fail = |msg: String| FileRead {
-        grammar: None,
-        errors: vec![Outcome::error("PARSE", &file, None, None, None, msg)],
-        readable: false,
-    };
-    let handle = match File::open(path) {
-        Ok(h) => h,
-        Err(e) => return fail(format!("fichier illisible : {e}")),
-    };
-    let mut reader = LineReader::new(BufReader::with_capacity(1 << 16, handle));
-    let first = match reader.next_line() {
-        Ok(Some((l, _))) => l.to_vec(),
-        Ok(None) => return fail("fichier vide".into()),
-        Err(e) => return fail(format!("lecture impossible : {e}")),
+    let (mut reader, first) = match open_first_line(path) {
+        Ok(r) => r,
+        Err(msg) => {
+            return FileRead {
+                grammar: None,
+                errors: vec![Outcome::error("PARSE", &file, None, None, None, msg)],
+                readable: false,
+            }
+        }
     };
     let mut out = FileRead {
         grammar: Some(grammar.name.clone()),

@@ -242,7 +242,7 @@ impl Evaluator {
                         fired
                     }
                     Err((message, position)) => {
-                        let f = failures.entry((si, ri)).or_insert_with(|| Failure {
+                        count_failure(failures, (si, ri), || Failure {
                             set: Arc::clone(&cs.set.id),
                             code: Arc::clone(&rule.code),
                             script: rule.script_path.clone(),
@@ -251,7 +251,6 @@ impl Evaluator {
                             subject: subject_of(&refs),
                             count: 0,
                         });
-                        f.count += 1;
                         false
                     }
                 }
@@ -279,19 +278,15 @@ impl Evaluator {
                     Ok(k) if k.is_unit() => continue,
                     Ok(k) => k.to_string(),
                     Err(e) => {
-                        let f = self
-                            .failures
-                            .entry((si, usize::MAX - ci))
-                            .or_insert_with(|| Failure {
-                                set: Arc::clone(&cs.set.id),
-                                code: Arc::clone(&choice.name),
-                                script: cs.set.dir.join(super::manifest::MANIFEST),
-                                message: describe(&e),
-                                position: Position::NONE,
-                                subject: subject_of(&refs),
-                                count: 0,
-                            });
-                        f.count += 1;
+                        count_failure(&mut self.failures, (si, usize::MAX - ci), || Failure {
+                            set: Arc::clone(&cs.set.id),
+                            code: Arc::clone(&choice.name),
+                            script: cs.set.dir.join(super::manifest::MANIFEST),
+                            message: describe(&e),
+                            position: Position::NONE,
+                            subject: subject_of(&refs),
+                            count: 0,
+                        });
                         continue;
                     }
                 };
@@ -319,6 +314,16 @@ impl Evaluator {
         v.sort_by(|a, b| (&a.set, &a.code).cmp(&(&b.set, &b.code)));
         v
     }
+}
+
+/// Counts one more fact a rule (or a choice key) failed on; the first failure is the one
+/// reported, with its message and subject.
+fn count_failure(
+    failures: &mut HashMap<(usize, usize), Failure>,
+    key: (usize, usize),
+    first: impl FnOnce() -> Failure,
+) {
+    failures.entry(key).or_insert_with(first).count += 1;
 }
 
 /// A group's identity for lookups: its address, shared by every node of the group (groups are
