@@ -4,6 +4,7 @@
 //! files → [`grammar`] (nom decoder) → records → [`facts`] (assembly, joins) → [`rules`] (Rhai)
 //! → [`outcome`]s → [`report`]. [`pipeline`] runs that flow over many files on all cores.
 
+#![forbid(unsafe_code)]
 pub mod diag;
 pub mod facts;
 pub mod grammar;
@@ -12,3 +13,5 @@ pub mod pipeline;
 pub mod record;
 pub mod report;
 pub mod rules;
+
+pub use rules::contain::panic_is_contained;

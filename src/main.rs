@@ -7,6 +7,18 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    std::panic::set_hook(Box::new(|info| {
+        // A panic inside a rule is reported as that rule's failure; anything else is a bug of
+        // vigie. Never print the panic's own text: it could quote input data.
+        if vigie::panic_is_contained() {
+            return;
+        }
+        let at = info
+            .location()
+            .map(|l| format!(" ({}:{})", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!("vigie: erreur interne{at} ; merci de la signaler");
+    }));
     let args = cli::Cli::parse();
     cli::run(args)
 }

@@ -8,7 +8,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::sync_channel;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 
 use chrono::NaiveDate;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -190,10 +190,10 @@ pub fn run(
                             (!opts.decode_only).then(|| Evaluator::new(grammars, sets, opts.as_of));
                         let mut outcomes = Vec::new();
                         loop {
-                            let batch = match rx.lock().expect("channel lock").recv() {
-                                Ok(b) => b,
-                                Err(_) => break,
-                            };
+                            // A poisoned lock only means another worker died holding it: the
+                            // receiver itself is sound.
+                            let next = rx.lock().unwrap_or_else(PoisonError::into_inner).recv();
+                            let Ok(batch) = next else { break };
                             if let Some(ev) = ev.as_mut() {
                                 for unit in &batch {
                                     ev.evaluate(unit, &mut outcomes);
@@ -218,9 +218,14 @@ pub fn run(
             drop(tx);
             let mut failures = Vec::new();
             for w in workers {
-                let (outcomes, f) = w.join().expect("worker thread");
-                analysis.outcomes.extend(outcomes);
-                failures.push(f);
+                match w.join() {
+                    Ok((outcomes, f)) => {
+                        analysis.outcomes.extend(outcomes);
+                        failures.push(f);
+                    }
+                    // Evaluation contains its own panics; this is a last resort.
+                    Err(_) => analysis.outcomes.push(lost_worker()),
+                }
             }
             analysis.failures = merge_failures(failures);
         });
@@ -235,6 +240,18 @@ pub fn run(
         .extend(analysis.failures.iter().map(Failure::to_outcome));
     sort_for_report(&mut analysis.outcomes);
     analysis
+}
+
+/// The outcome saying that a worker thread died and its outcomes were lost.
+fn lost_worker() -> Outcome {
+    Outcome::error(
+        crate::rules::eval::INTERNAL,
+        &Arc::from("vigie"),
+        None,
+        None,
+        None,
+        "erreur interne de vigie : un fil d'évaluation s'est arrêté, ses résultats sont perdus (à signaler)".into(),
+    )
 }
 
 fn progress_bar(wanted: bool, total: u64) -> ProgressBar {

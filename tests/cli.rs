@@ -236,3 +236,83 @@ fn help_teaches() {
         assert!(out.contains(w), "{w} in help");
     }
 }
+
+/// Runs vigie with its standard output read for one line only, then closed (`| head -1`).
+fn first_line_then_close(args: &[&str]) -> (String, Option<i32>) {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vigie"))
+        .args(args)
+        .current_dir(common::root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("vigie runs");
+    let mut first = String::new();
+    {
+        let out = child.stdout.take().unwrap();
+        BufReader::new(out).read_line(&mut first).unwrap();
+    }
+    let o = child.wait_with_output().unwrap();
+    assert!(!stderr(&o).contains("panicked"), "{args:?}: {}", stderr(&o));
+    (first, o.status.code())
+}
+
+#[test]
+fn a_reader_that_stops_early_ends_every_command_quietly() {
+    for args in [
+        &["rules", "list"][..],
+        &["rules", "test"],
+        &["rules", "check"],
+        &["analyze", "-q", "--format", "jsonl", "examples/"],
+    ] {
+        let (first, code) = first_line_then_close(args);
+        assert!(!first.is_empty(), "{args:?} printed a line");
+        assert_ne!(code, Some(101), "{args:?} panicked");
+        assert_ne!(code, None, "{args:?} was killed");
+    }
+}
+
+#[test]
+fn a_helper_given_a_date_outside_the_calendar_fails_the_rule_not_the_run() {
+    let dir = std::env::temp_dir().join(format!("vigie-easter-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("scripts")).unwrap();
+    std::fs::write(
+        dir.join("ruleset.yaml"),
+        "name: paques\nversion: \"1\"\ngrammars: [b2]\nrules:\n  - { code: PAQUES, kind: anomaly, severity: rejet, scope: facture, script: scripts/p.rhai, message: m }\n  - { code: TOUT, kind: anomaly, severity: info, scope: facture, script: scripts/t.rhai, message: m }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("scripts/p.rhai"),
+        "is_public_holiday(date(-2959, 3, 1))",
+    )
+    .unwrap();
+    std::fs::write(dir.join("scripts/t.rhai"), "true").unwrap();
+    let rules = dir.to_str().unwrap();
+    let o = vigie(&["rules", "check", rules]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    for jobs in ["1", "2"] {
+        let o = vigie(&[
+            "analyze",
+            "-q",
+            "--format",
+            "jsonl",
+            "--rules",
+            rules,
+            "-j",
+            jobs,
+            "examples/lot-02-752379560.b2",
+        ]);
+        assert_eq!(o.status.code(), Some(0), "-j {jobs}: {}", stderr(&o));
+        let out = stdout(&o);
+        let failures: Vec<&str> = out.lines().filter(|l| l.contains("\"RULE\"")).collect();
+        assert_eq!(failures.len(), 1, "-j {jobs}: reported once: {out}");
+        assert!(
+            failures[0].contains("hors du calendrier"),
+            "{}",
+            failures[0]
+        );
+        assert!(out.contains("\"TOUT\""), "the other rule ran");
+    }
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 
+use super::out::to_stdout;
 use super::{rules_dir, GrammarArgs, EXIT_CANNOT_RUN, EXIT_FOUND, EXIT_USAGE};
 use vigie::outcome::{Kind, Severity};
 use vigie::pipeline::{self, Options};
@@ -117,24 +118,24 @@ pub fn run(a: Args) -> ExitCode {
         decode_only: false,
     };
     let analysis = pipeline::run(&files, &grammars, &sets, &opts);
-    let written = match &a.output {
-        Some(path) => File::create(path).and_then(|f| {
-            let mut w = BufWriter::new(f);
-            report::write(a.format, &analysis.outcomes, &mut w)?;
-            w.flush()
-        }),
-        None => {
-            let stdout = std::io::stdout();
-            let mut w = BufWriter::new(stdout.lock());
-            report::write(a.format, &analysis.outcomes, &mut w).and_then(|_| w.flush())
+    match &a.output {
+        Some(path) => {
+            let written = File::create(path).and_then(|f| {
+                let mut w = BufWriter::new(f);
+                report::write(a.format, &analysis.outcomes, &mut w)?;
+                w.flush()
+            });
+            if let Err(e) = written {
+                return fail(
+                    EXIT_CANNOT_RUN,
+                    format!("{} : écriture du rapport impossible : {e}", path.display()),
+                );
+            }
         }
-    };
-    if let Err(e) = written {
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
-            return fail(
-                EXIT_CANNOT_RUN,
-                format!("écriture du rapport impossible : {e}"),
-            );
+        None => {
+            if let Err(code) = to_stdout(|w| report::write(a.format, &analysis.outcomes, w)) {
+                return code;
+            }
         }
     }
     let count = |k: Kind| analysis.outcomes.iter().filter(|o| o.kind == k).count();

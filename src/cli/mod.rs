@@ -1,6 +1,7 @@
 //! The command line: argument definitions and one module per command.
 
 mod analyze;
+mod out;
 mod rules;
 
 use std::path::PathBuf;

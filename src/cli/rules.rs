@@ -3,6 +3,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use std::io::{self, Write};
+
+use super::out::to_stdout;
 use super::{rules_dir, GrammarArgs, EXIT_CANNOT_RUN};
 
 #[derive(Debug, clap::Subcommand)]
@@ -38,69 +41,76 @@ pub fn run(c: Command) -> ExitCode {
             return ExitCode::from(EXIT_CANNOT_RUN);
         }
     };
-    match c {
+    let mut failed = 0usize;
+    let written = to_stdout(|w| match &c {
         Command::Check(_) => {
             for s in &sets {
-                println!("{} : {} règle(s), valide", s.id, s.rules.len());
+                writeln!(w, "{} : {} règle(s), valide", s.id, s.rules.len())?;
             }
-            ExitCode::SUCCESS
+            Ok(())
         }
-        Command::List(_) => {
-            println!(
-                "{:<14} {:<9} {:<12} {:<10} {:<24} EN VIGUEUR",
-                "CODE", "KIND", "GRAVITÉ", "PORTÉE", "JEU"
-            );
-            for s in &sets {
-                for r in &s.rules {
-                    let span = match (r.from, r.until) {
-                        (None, None) => "toujours".to_string(),
-                        (f, u) => format!(
-                            "{} → {}",
-                            f.map(|d| d.to_string()).unwrap_or_default(),
-                            u.map(|d| d.to_string()).unwrap_or_default()
-                        ),
-                    };
-                    println!(
-                        "{:<14} {:<9} {:<12} {:<10} {:<24} {}",
-                        r.code,
-                        r.kind.as_str(),
-                        r.severity.as_str(),
-                        r.scope,
-                        s.id,
-                        span
-                    );
-                }
-            }
-            ExitCode::SUCCESS
-        }
+        Command::List(_) => list(w, &sets),
         Command::Test(_) => {
-            let mut failed = 0usize;
             let mut passed = 0usize;
             for s in &sets {
-                match vigie::rules::cases::run_set(&grammars, s) {
-                    Ok(results) => {
-                        for r in results {
-                            if r.passed() {
-                                passed += 1;
-                                println!("ok    {} {} — {}", s.id, r.code, r.name);
-                            } else {
-                                failed += 1;
-                                println!("ÉCHEC {} {} — {}\n{}", s.id, r.code, r.name, r.diff());
-                            }
-                        }
-                    }
+                let results = match vigie::rules::cases::run_set(&grammars, s) {
+                    Ok(r) => r,
                     Err(f) => {
                         eprintln!("{f}");
-                        return ExitCode::from(EXIT_CANNOT_RUN);
+                        failed += 1;
+                        continue;
+                    }
+                };
+                for r in results {
+                    if r.passed() {
+                        passed += 1;
+                        writeln!(w, "ok    {} {} — {}", s.id, r.code, r.name)?;
+                    } else {
+                        failed += 1;
+                        writeln!(w, "ÉCHEC {} {} — {}\n{}", s.id, r.code, r.name, r.diff())?;
                     }
                 }
             }
-            println!("{passed} passed, {failed} failed");
-            if failed > 0 {
-                ExitCode::from(EXIT_CANNOT_RUN)
-            } else {
-                ExitCode::SUCCESS
-            }
+            writeln!(w, "{passed} passed, {failed} failed")
+        }
+    });
+    if let Err(code) = written {
+        return code;
+    }
+    if failed > 0 {
+        ExitCode::from(EXIT_CANNOT_RUN)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn list(w: &mut dyn Write, sets: &[std::sync::Arc<vigie::rules::RuleSet>]) -> io::Result<()> {
+    writeln!(
+        w,
+        "{:<14} {:<9} {:<12} {:<10} {:<24} EN VIGUEUR",
+        "CODE", "KIND", "GRAVITÉ", "PORTÉE", "JEU"
+    )?;
+    for s in sets {
+        for r in &s.rules {
+            let span = match (r.from, r.until) {
+                (None, None) => "toujours".to_string(),
+                (f, u) => format!(
+                    "{} → {}",
+                    f.map(|d| d.to_string()).unwrap_or_default(),
+                    u.map(|d| d.to_string()).unwrap_or_default()
+                ),
+            };
+            writeln!(
+                w,
+                "{:<14} {:<9} {:<12} {:<10} {:<24} {}",
+                r.code,
+                r.kind.as_str(),
+                r.severity.as_str(),
+                r.scope,
+                s.id,
+                span
+            )?;
         }
     }
+    Ok(())
 }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use rhai::{Caches, Dynamic, Engine, EvalAltResult, GlobalRuntimeState, Map, Position, Scope, AST};
 
+use super::contain::{contain, Contained, CONTAINED_PANIC};
 use super::engine::{self, Fact, Limits};
 use super::helpers::{date_fr, euros};
 use super::manifest::{compile_scope, scope_chain, RuleSet};
@@ -21,6 +22,8 @@ struct CompiledSet {
     set: Arc<RuleSet>,
     /// Parameters and `as_of` as constants; fact variables are pushed above and rewound.
     scope: Scope<'static>,
+    /// The length of `scope` with no fact in it.
+    base_len: usize,
     /// Compiled script per rule (`None` when it did not compile: reported once).
     asts: Vec<Option<AST>>,
     /// Rules evaluated on their own, per group (its [`group_id`]).
@@ -61,6 +64,15 @@ impl Failure {
     }
 }
 
+/// What failed: a rule or a choice's key (by set and index), or vigie itself outside any
+/// script.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum FailureKey {
+    Rule(usize, usize),
+    Choice(usize, usize),
+    Internal,
+}
+
 /// Evaluates rule sets on units.
 pub struct Evaluator {
     engine: Engine,
@@ -68,7 +80,7 @@ pub struct Evaluator {
     caches: Caches,
     as_of: NaiveDate,
     sets: Vec<CompiledSet>,
-    failures: HashMap<(usize, usize), Failure>,
+    failures: HashMap<FailureKey, Failure>,
     /// Evaluates only this rule code (rule cases).
     only: Option<String>,
 }
@@ -118,7 +130,7 @@ impl Evaluator {
                     Err(e) => {
                         asts.push(None);
                         failures.insert(
-                            (si, ri),
+                            FailureKey::Rule(si, ri),
                             Failure {
                                 set: Arc::clone(&set.id),
                                 code: Arc::clone(&rule.code),
@@ -145,6 +157,7 @@ impl Evaluator {
             }
             compiled.push(CompiledSet {
                 set: Arc::clone(set),
+                base_len: scope.len(),
                 scope,
                 asts,
                 by_scope,
@@ -167,10 +180,26 @@ impl Evaluator {
         self
     }
 
-    /// Evaluates every rule in force on `unit` and its readable descendants.
+    /// Evaluates every rule in force on `unit` and its readable descendants. A panic outside
+    /// any script (a bug of vigie) stops this unit only and is reported once, as `INTERNAL`.
     pub fn evaluate(&mut self, unit: &Unit, out: &mut Vec<Outcome>) {
         let mut chain: Vec<Arc<Node>> = unit.ancestors.clone();
-        self.walk(unit, &mut chain, &unit.node, out);
+        if contain(|| self.walk(unit, &mut chain, &unit.node, out)).is_err() {
+            self.caches = Caches::new();
+            for cs in &mut self.sets {
+                cs.scope.rewind(cs.base_len);
+            }
+            let refs: Vec<&Node> = chain.iter().map(|n| &**n).collect();
+            count_failure(&mut self.failures, FailureKey::Internal, || Failure {
+                set: Arc::from("vigie"),
+                code: Arc::from(INTERNAL),
+                script: PathBuf::new(),
+                message: CONTAINED_PANIC.to_string(),
+                position: Position::NONE,
+                subject: subject_of(&refs),
+                count: 0,
+            });
+        }
     }
 
     fn walk(
@@ -228,7 +257,7 @@ impl Evaluator {
             let report = |ri: usize,
                           result: Evaluated,
                           out: &mut Vec<Outcome>,
-                          failures: &mut HashMap<(usize, usize), Failure>|
+                          failures: &mut HashMap<FailureKey, Failure>|
              -> bool {
                 let rule = &cs.set.rules[ri];
                 match result {
@@ -242,7 +271,7 @@ impl Evaluator {
                         fired
                     }
                     Err((message, position)) => {
-                        count_failure(failures, (si, ri), || Failure {
+                        count_failure(failures, FailureKey::Rule(si, ri), || Failure {
                             set: Arc::clone(&cs.set.id),
                             code: Arc::clone(&rule.code),
                             script: rule.script_path.clone(),
@@ -270,22 +299,27 @@ impl Evaluator {
             }
             for (ci, key_ast) in choices.into_iter().flatten() {
                 let choice = &cs.set.choices[*ci];
-                let key = self
-                    .engine
-                    .eval_ast_with_scope::<Dynamic>(&mut cs.scope, key_ast);
+                let key = contain(|| {
+                    self.engine
+                        .eval_ast_with_scope::<Dynamic>(&mut cs.scope, key_ast)
+                        .map_err(|e| describe(&e))
+                })
+                .unwrap_or_else(|Contained| Err(CONTAINED_PANIC.to_string()));
                 cs.scope.rewind(fact_len);
                 let key = match key {
                     Ok(k) if k.is_unit() => continue,
                     Ok(k) => k.to_string(),
-                    Err(e) => {
-                        count_failure(&mut self.failures, (si, usize::MAX - ci), || Failure {
-                            set: Arc::clone(&cs.set.id),
-                            code: Arc::clone(&choice.name),
-                            script: cs.set.dir.join(super::manifest::MANIFEST),
-                            message: describe(&e),
-                            position: Position::NONE,
-                            subject: subject_of(&refs),
-                            count: 0,
+                    Err(message) => {
+                        count_failure(&mut self.failures, FailureKey::Choice(si, *ci), || {
+                            Failure {
+                                set: Arc::clone(&cs.set.id),
+                                code: Arc::clone(&choice.name),
+                                script: cs.set.dir.join(super::manifest::MANIFEST),
+                                message,
+                                position: Position::NONE,
+                                subject: subject_of(&refs),
+                                count: 0,
+                            }
                         });
                         continue;
                     }
@@ -319,8 +353,8 @@ impl Evaluator {
 /// Counts one more fact a rule (or a choice key) failed on; the first failure is the one
 /// reported, with its message and subject.
 fn count_failure(
-    failures: &mut HashMap<(usize, usize), Failure>,
-    key: (usize, usize),
+    failures: &mut HashMap<FailureKey, Failure>,
+    key: FailureKey,
     first: impl FnOnce() -> Failure,
 ) {
     failures.entry(key).or_insert_with(first).count += 1;
@@ -331,6 +365,9 @@ fn count_failure(
 fn group_id(g: &Arc<crate::grammar::GroupDef>) -> usize {
     Arc::as_ptr(g) as usize
 }
+
+/// The code of a failure of vigie itself, outside any script.
+pub const INTERNAL: &str = "INTERNAL";
 
 /// What one script gave on one fact: its firings, or why it failed and where.
 type Evaluated = Result<Vec<Option<Map>>, (String, Position)>;
@@ -350,18 +387,27 @@ fn run_script(
     ast: &AST,
     fact_len: usize,
 ) -> Evaluated {
-    let result = if ast.iter_functions().next().is_none() {
-        let mut global: GlobalRuntimeState = engine.new_global_runtime_state();
-        // Deprecated in Rhai 1.12 but kept through 1.x; pinned by Cargo.lock.
-        #[allow(deprecated)]
-        engine.eval_statements_raw(&mut global, caches, scope, ast.statements())
-    } else {
-        engine.eval_ast_with_scope::<Dynamic>(scope, ast)
-    };
+    let result = contain(|| {
+        if ast.iter_functions().next().is_none() {
+            let mut global: GlobalRuntimeState = engine.new_global_runtime_state();
+            // Deprecated in Rhai 1.12 but kept through 1.x; pinned by Cargo.lock.
+            #[allow(deprecated)]
+            engine.eval_statements_raw(&mut global, caches, scope, ast.statements())
+        } else {
+            engine.eval_ast_with_scope::<Dynamic>(scope, ast)
+        }
+    });
     scope.rewind(fact_len);
-    result
-        .map_err(|e| (describe(&e), e.position()))
-        .and_then(|v| fired(v).map_err(|m| (m, Position::NONE)))
+    match result {
+        Ok(r) => r
+            .map_err(|e| (describe(&e), e.position()))
+            .and_then(|v| fired(v).map_err(|m| (m, Position::NONE))),
+        Err(Contained) => {
+            // The caches may hold a half-made entry: start afresh.
+            *caches = Caches::new();
+            Err((CONTAINED_PANIC.to_string(), Position::NONE))
+        }
+    }
 }
 
 /// Merges failures of several evaluators (threads) into one per rule.
@@ -570,4 +616,59 @@ pub fn fill_template(
     }
     out.push_str(rest);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::atomic::AtomicU64;
+
+    use super::*;
+    use crate::facts::{read_file, KeyTracker};
+    use crate::grammar::GrammarSet;
+
+    /// A rule whose helper panics is stopped on each fact and reported once; the other rule of
+    /// the set still gives its outcomes.
+    #[test]
+    fn a_panic_inside_a_rule_is_that_rule_s_failure() {
+        let grammars = GrammarSet::load(Path::new("grammars")).unwrap();
+        let dir = std::env::temp_dir().join(format!("vigie-panic-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("scripts")).unwrap();
+        std::fs::write(
+            dir.join("ruleset.yaml"),
+            "name: panique\nversion: \"1\"\ngrammars: [b2]\nrules:\n  - { code: BOOM, kind: anomaly, severity: rejet, scope: facture, script: scripts/boom.rhai, message: m }\n  - { code: TOUT, kind: anomaly, severity: info, scope: facture, script: scripts/tout.rhai, message: m }\n",
+        )
+        .unwrap();
+        std::fs::write(dir.join("scripts/boom.rhai"), "boom()").unwrap();
+        std::fs::write(dir.join("scripts/tout.rhai"), "true").unwrap();
+        let limits = Limits::default();
+        let mut checker = engine::build(&grammars, &limits);
+        checker.register_fn("boom", || -> bool { panic!("a helper bug") });
+        let set = Arc::new(super::super::manifest::load(&dir, &grammars, Some(&checker)).unwrap());
+        let date = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+        let mut ev = Evaluator::new(&grammars, &[set], date);
+        ev.engine
+            .register_fn("boom", || -> bool { panic!("a helper bug") });
+        let b2 = grammars.get("b2").unwrap().clone();
+        let mut units = Vec::new();
+        read_file(
+            Path::new("tests/data/samples/lot-02-752379560.b2"),
+            b2,
+            &mut KeyTracker::default(),
+            &AtomicU64::new(0),
+            &mut |u| units.push(u),
+        );
+        let mut out = Vec::new();
+        for u in &units {
+            ev.evaluate(u, &mut out);
+        }
+        let failures = ev.failures();
+        assert_eq!(failures.len(), 1, "{failures:?}");
+        assert_eq!(&*failures[0].code, "BOOM");
+        assert!(failures[0].count > 1);
+        assert_eq!(failures[0].message, CONTAINED_PANIC);
+        assert!(out.iter().any(|o| &*o.code == "TOUT"), "the other rule ran");
+        assert!(!crate::panic_is_contained());
+        std::fs::remove_dir_all(dir).ok();
+    }
 }

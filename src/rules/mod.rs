@@ -1,8 +1,8 @@
 //! Rule sets and their evaluation: manifest loading and checks, the Rhai engine and its
 //! helpers, parallel-ready evaluators, and rule cases.
 
-pub mod calendar;
 pub mod cases;
+pub mod contain;
 pub mod engine;
 pub mod eval;
 pub mod helpers;
