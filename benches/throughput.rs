@@ -7,13 +7,12 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use chrono::{Days, NaiveDate};
-use vigie::grammar::GrammarSet;
-use vigie::pipeline::{self, Options};
+use vigie::{Options, Setup};
 
 fn luhn_complete(prefix: &str) -> String {
     (0..10)
         .map(|k| format!("{prefix}{k}"))
-        .find(|s| vigie::rules::helpers::luhn(s))
+        .find(|s| vigie::luhn(s))
         .expect("a Luhn key exists")
 }
 
@@ -67,7 +66,7 @@ fn generate(dir: &std::path::Path, invoices: usize) -> Vec<PathBuf> {
                     n % 1000,
                     n % 997
                 );
-                let key = vigie::rules::helpers::nir_key(&nir).unwrap();
+                let key = vigie::nir_key(&nir).unwrap();
                 let soins = date_lot
                     .checked_sub_days(Days::new((n % 6) as u64))
                     .unwrap();
@@ -139,8 +138,7 @@ fn main() {
         .iter()
         .map(|f| std::fs::metadata(f).unwrap().len())
         .sum();
-    let grammars = GrammarSet::load(&root.join("grammars")).unwrap();
-    let sets = vigie::rules::load_all(&root.join("rules"), &grammars).unwrap();
+    let setup = Setup::load(&root.join("grammars"), &root.join("rules")).unwrap();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
         "vigie throughput — {invoices} invoices, {:.1} MB of B2 in {} files, {cores} cores",
@@ -158,16 +156,15 @@ fn main() {
     ] {
         let opts = Options {
             jobs,
-            as_of: NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
-            forced: None,
-            progress: false,
+            as_of: NaiveDate::from_ymd_opt(2026, 11, 20),
             decode_only,
+            ..Options::default()
         };
         let mut best = f64::MAX;
         let mut outcomes = 0;
         for _ in 0..3 {
             let t = Instant::now();
-            let a = pipeline::run(&files, &grammars, &sets, &opts);
+            let a = setup.analyze(vigie::files(&files), &opts);
             best = best.min(t.elapsed().as_secs_f64());
             outcomes = a.outcomes.len();
         }

@@ -1,17 +1,40 @@
 //! vigie — a rules engine for French health-insurance back-office flows.
 //!
-//! Data flows one way (see ARCHITECTURE.md):
-//! files → [`grammar`] (nom decoder) → records → [`facts`] (assembly, joins) → [`rules`] (Rhai)
-//! → [`outcome`]s → [`report`]. [`pipeline`] runs that flow over many files on all cores.
-
+//! Data flows one way (see ARCHITECTURE.md): files → grammars (nom decoder) → records →
+//! facts (assembly, joins) → rule sets (Rhai) → outcomes → reports. The modules are private;
+//! this page is the whole public surface:
+//!
+//! - [`Setup`] loads the grammars and rule sets business staff edit (every fault of every file
+//!   at once, located), then analyses inputs or runs rule cases;
+//! - [`Input`], [`Options`], [`Analysis`]: what an analysis takes and gives;
+//! - [`model`]: the data that flows (outcomes, subjects, compiled grammars);
+//! - [`Fault`], [`FaultKind`], [`Faults`]: what a refused file says, where;
+//! - [`report`]: the report writers; [`cases`]: rule cases and their snapshots.
+//!
+//! The library knows nothing of terminals: progress leaves through [`Options::progress`].
 #![forbid(unsafe_code)]
-pub mod diag;
-pub mod facts;
-pub mod grammar;
-pub mod outcome;
-pub mod pipeline;
-pub mod record;
-pub mod report;
-pub mod rules;
+#![deny(missing_docs)]
 
+mod diag;
+mod drive;
+mod facts;
+mod grammar;
+pub mod model;
+pub mod report;
+mod rules;
+mod setup;
+
+pub use diag::{Fault, FaultKind, Faults};
+pub use drive::{expand_paths, files, Analysis, Input, Options};
 pub use rules::contain::panic_is_contained;
+pub use rules::eval::Failure;
+pub use rules::helpers::{luhn, nir_key};
+pub use rules::manifest::{Rule, RuleSet};
+pub use setup::Setup;
+
+/// Rule cases: facts in, expected outcomes out, and the snapshots that pin them.
+pub mod cases {
+    pub use crate::rules::cases::{
+        case_files, coverage, snapshot, snapshot_file, snapshot_path, CaseResult,
+    };
+}

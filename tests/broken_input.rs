@@ -4,10 +4,9 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
-use vigie::outcome::{Kind, Outcome};
-use vigie::pipeline::{self, Options};
+use vigie::model::{Kind, Outcome};
+use vigie::Options;
 
 fn invoice_key(o: &Outcome) -> Option<(String, String, String)> {
     Some((
@@ -157,7 +156,6 @@ fn error_messages_never_quote_a_nir_or_a_name() {
 
 #[test]
 fn a_looping_rule_is_stopped_and_reported_once_while_others_run() {
-    let g = common::grammars();
     let dir = std::env::temp_dir().join(format!("vigie-loop-{}", std::process::id()));
     std::fs::create_dir_all(dir.join("scripts")).unwrap();
     std::fs::write(
@@ -181,19 +179,15 @@ rules:
         "parse_int(facture.n_facture) == 0",
     )
     .unwrap();
-    let set = Arc::new(vigie::rules::manifest::load(&dir, &g, None).unwrap());
+    let setup = common::setup_with(&dir);
     let opts = Options {
         jobs: 2,
-        as_of: common::date("2026-11-20"),
-        forced: None,
-        progress: false,
-        decode_only: false,
+        as_of: Some(common::date("2026-11-20")),
+        ..Options::default()
     };
     let started = std::time::Instant::now();
-    let a = pipeline::run(
-        &[common::path("tests/data/samples/lot-02-752379560.b2")],
-        &g,
-        &[set],
+    let a = setup.analyze(
+        vigie::files(&[common::path("tests/data/samples/lot-02-752379560.b2")]),
         &opts,
     );
     assert!(started.elapsed().as_secs() < 60, "the loop was stopped");

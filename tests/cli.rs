@@ -213,7 +213,7 @@ fn rules_check_reports_every_fault_with_its_place() {
         ),
         (["b.rhai:2:1", "luhn_key"], "unknown helper"),
         (["ruleset.yaml:21", "absent.rhai"], "missing script"),
-        (["ruleset.yaml:23", "mesage"], "bad key"),
+        (["ruleset.yaml:28:5", "mesage"], "bad key"),
         (["ruleset.yaml:32", "factur"], "unknown scope"),
     ] {
         assert!(needles.iter().all(|n| err.contains(n)), "{fault}: {err}");

@@ -57,7 +57,7 @@ fn check(jobs: usize) {
     let outcomes = common::analyse(&common::sample_files(), "2026-11-20", jobs);
     let errors: Vec<_> = outcomes
         .iter()
-        .filter(|o| o.kind == vigie::outcome::Kind::Error)
+        .filter(|o| o.kind == vigie::model::Kind::Error)
         .collect();
     assert!(errors.is_empty(), "the samples are conforming: {errors:#?}");
     let got = counted(outcomes.iter().map(|o| {
@@ -95,7 +95,7 @@ fn the_report_order_is_the_same_whatever_the_thread_count() {
     let files = common::sample_files();
     let a = common::analyse(&files, "2026-11-20", 1);
     let b = common::analyse(&files, "2026-11-20", 4);
-    let key = |v: &[vigie::outcome::Outcome]| {
+    let key = |v: &[vigie::model::Outcome]| {
         v.iter()
             .map(|o| serde_json::to_string(o).unwrap())
             .collect::<Vec<_>>()

@@ -4,7 +4,7 @@ mod common;
 
 use std::path::PathBuf;
 
-use vigie::outcome::{Kind, Outcome};
+use vigie::model::{Kind, Outcome};
 
 fn analyse(dir: &str) -> Vec<Outcome> {
     let dir = common::path(&format!("tests/data/joins/{dir}"));

@@ -1,18 +1,19 @@
 //! `vigie analyze`: decode files, run the rule sets, write the report.
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::out::to_stdout;
-use super::{rules_dir, GrammarArgs, EXIT_CANNOT_RUN, EXIT_FOUND, EXIT_USAGE};
-use vigie::outcome::{Kind, Severity};
-use vigie::pipeline::{self, Options};
+use super::{Folders, EXIT_CANNOT_RUN, EXIT_FOUND, EXIT_USAGE};
+use vigie::model::{Kind, Severity};
 use vigie::report::{self, Format};
+use vigie::{Input, Options};
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -24,19 +25,16 @@ pub struct Args {
     /// the order given, which is the order FAC-DBL counts repeats in.
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
-    /// Rule-set folder, or a folder of rule sets [default: ./rules, or beside the vigie binary].
-    #[arg(long, value_name = "DIR", env = "VIGIE_RULES")]
-    rules: Option<PathBuf>,
     #[command(flatten)]
-    grammars: GrammarArgs,
+    folders: Folders,
     /// Imposes a grammar (by its `format` name) on every file instead of recognising it.
     #[arg(long, value_name = "NAME")]
     grammar: Option<String>,
     /// Date the analysis is made at (AAAA-MM-JJ) [default: today].
     #[arg(long, value_name = "AAAA-MM-JJ", value_parser = parse_date)]
     as_of: Option<NaiveDate>,
-    /// Report format.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
+    /// Report format: table, jsonl, json or csv.
+    #[arg(long, value_name = "FORMAT", default_value = "table", value_parser = parse_format)]
     format: Format,
     /// Writes the report to FILE instead of standard output.
     #[arg(long, short, value_name = "FILE")]
@@ -47,7 +45,7 @@ pub struct Args {
     /// Worker threads evaluating rules [default: number of cores].
     #[arg(long, short, value_name = "N")]
     jobs: Option<usize>,
-    /// No progress bar on stderr.
+    /// No progress bar, no summary on stderr.
     #[arg(long, short)]
     quiet: bool,
 }
@@ -55,6 +53,14 @@ pub struct Args {
 fn parse_date(s: &str) -> Result<NaiveDate, String> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d")
         .map_err(|_| format!("« {s} » n'est pas une date AAAA-MM-JJ"))
+}
+
+fn parse_format(s: &str) -> Result<Format, String> {
+    Format::ALL
+        .iter()
+        .find(|(name, _)| *name == s)
+        .map(|(_, f)| *f)
+        .ok_or_else(|| format!("« {s} » : format table, jsonl, json ou csv"))
 }
 
 fn parse_severity(s: &str) -> Result<Severity, String> {
@@ -66,25 +72,35 @@ fn parse_severity(s: &str) -> Result<Severity, String> {
     }
 }
 
+/// A progress bar on stderr, only when it is a terminal.
+fn progress_bar(wanted: bool, total: u64) -> ProgressBar {
+    if !wanted || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} analyse {bar:30} {binary_bytes}/{binary_total_bytes} ({binary_bytes_per_sec}, reste {eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}
+
 pub fn run(a: Args) -> ExitCode {
     let fail = |code: u8, msg: String| {
         eprintln!("vigie: {msg}");
         ExitCode::from(code)
     };
-    let grammars = match a.grammars.load() {
-        Ok(g) => g,
+    let loaded = match a.folders.load(a.quiet) {
+        Ok(l) => l,
         Err(m) => return fail(EXIT_CANNOT_RUN, m),
     };
+    let setup = &loaded.setup;
+    let grammars = &setup.grammars;
     let forced = match &a.grammar {
         Some(name) => match grammars.get(name).filter(|g| !g.synthetic) {
             Some(g) => Some(Arc::clone(g)),
             None => {
-                let known: Vec<&str> = grammars
-                    .grammars
-                    .iter()
-                    .filter(|g| !g.synthetic)
-                    .map(|g| g.name.as_str())
-                    .collect();
+                let known: Vec<&str> = grammars.readable().map(|g| g.name.as_str()).collect();
                 return fail(
                     EXIT_USAGE,
                     format!(
@@ -96,33 +112,36 @@ pub fn run(a: Args) -> ExitCode {
         },
         None => None,
     };
-    let sets = match rules_dir(&a.rules).and_then(|d| {
-        vigie::rules::load_all(&d, &grammars).map_err(|f| format!("jeu de règles refusé :\n{f}"))
-    }) {
-        Ok(s) => s,
-        Err(m) => return fail(EXIT_CANNOT_RUN, m),
-    };
-    let files = match pipeline::expand_paths(&a.paths) {
+    let files = match vigie::expand_paths(&a.paths) {
         Ok(f) => f,
         Err(m) => return fail(EXIT_USAGE, m),
     };
-    let jobs = a
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .max(1);
+    let total: u64 = files
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum();
+    let bar = progress_bar(!a.quiet, total);
+    let shown = bar.clone();
     let opts = Options {
-        jobs,
-        as_of: a.as_of.unwrap_or_else(|| chrono::Local::now().date_naive()),
+        jobs: a
+            .jobs
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .max(1),
+        as_of: a.as_of,
         forced,
-        progress: !a.quiet,
-        decode_only: false,
+        progress: Some(Arc::new(move |bytes| shown.set_position(bytes))),
+        ..Options::default()
     };
-    let analysis = pipeline::run(&files, &grammars, &sets, &opts);
+    let inputs: Vec<Input> = vigie::files(&files);
+    let analysis = setup.analyze(inputs, &opts);
+    bar.finish_and_clear();
+    let order = &grammars.subjects;
     match &a.output {
         Some(path) => {
             let written = File::create(path).and_then(|f| {
                 let mut w = BufWriter::new(f);
-                report::write(a.format, &analysis.outcomes, &mut w)?;
+                report::write(a.format, &analysis.outcomes, order, &mut w)?;
                 w.flush()
             });
             if let Err(e) = written {
@@ -133,7 +152,8 @@ pub fn run(a: Args) -> ExitCode {
             }
         }
         None => {
-            if let Err(code) = to_stdout(|w| report::write(a.format, &analysis.outcomes, w)) {
+            if let Err(code) = to_stdout(|w| report::write(a.format, &analysis.outcomes, order, w))
+            {
                 return code;
             }
         }
@@ -141,16 +161,15 @@ pub fn run(a: Args) -> ExitCode {
     let count = |k: Kind| analysis.outcomes.iter().filter(|o| o.kind == k).count();
     if !a.quiet {
         eprintln!(
-            "vigie: {} fichier(s), {} anomalie(s), {} consigne(s), {} conflit(s), {} erreur(s) de lecture ou de règle — {}",
-            analysis.files,
+            "vigie: {} fichier(s), {} anomalie(s), {} consigne(s), {} conflit(s), {} erreur(s) de lecture ou de règle",
+            analysis.inputs,
             count(Kind::Anomaly),
             count(Kind::Guidance),
             count(Kind::Conflict),
             count(Kind::Error),
-            sets.iter().map(|s| s.id.to_string()).collect::<Vec<_>>().join(", ")
         );
     }
-    if analysis.readable_files == 0 {
+    if analysis.readable_inputs == 0 {
         return fail(EXIT_CANNOT_RUN, "aucune entrée lisible".into());
     }
     if let Some(threshold) = a.fail_on {

@@ -1,19 +1,18 @@
-//! The command line: argument definitions and one module per command.
+//! The command line: argument definitions, one module per command, and what every command
+//! shares: where grammars and rule sets are found (and saying which were loaded).
 
 mod analyze;
 mod out;
 mod rules;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use vigie::diag::Faults;
-use vigie::grammar::GrammarSet;
-use vigie::pipeline::find_default_dir;
+use vigie::Setup;
 
-/// Exit codes (formats/report.md).
+/// Exit codes (docs/formats/report.md).
 pub const EXIT_CANNOT_RUN: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_FOUND: u8 = 3;
@@ -26,8 +25,10 @@ pub const EXIT_FOUND: u8 = 3;
     long_about = "vigie decodes exchange files (B2 lots, SCOR index, NOEMIE returns, CAS data) with \
 the grammars of grammars/, runs the Rhai rule sets of rules/ on them and reports anomalies, \
 guidance and conflicts.\n\nStart with:  vigie analyze examples/",
-    after_help = "Exit codes: 0 analysis ran, 1 could not run (no readable input, invalid rule set or grammar), \
-2 usage error, 3 an outcome at or above --fail-on was found."
+    after_help = "Folders: --grammars and --rules (or VIGIE_GRAMMARS, VIGIE_RULES) name them; without, \
+vigie takes grammars/ and rules/ in the working directory, else beside the vigie binary, and says \
+on stderr which it loaded.\n\nExit codes: 0 analysis ran, 1 could not run (no readable input, \
+invalid rule set or grammar), 2 usage error, 3 an outcome at or above --fail-on was found."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -43,35 +44,84 @@ enum Command {
     Rules(rules::Command),
 }
 
-/// Where grammars come from, shared by every command.
+/// Where grammars and rule sets come from, shared by every command.
 #[derive(Debug, clap::Args)]
-pub struct GrammarArgs {
-    /// Folder of grammar files [default: ./grammars, or beside the vigie binary].
+pub struct Folders {
+    /// Folder of grammar files [default: ./grammars, else beside the vigie binary].
     #[arg(long, value_name = "DIR", env = "VIGIE_GRAMMARS")]
     grammars: Option<PathBuf>,
+    /// Rule-set folder, or a folder of rule sets [default: ./rules, else beside the vigie
+    /// binary].
+    #[arg(long, value_name = "DIR", env = "VIGIE_RULES")]
+    pub rules: Option<PathBuf>,
 }
 
-impl GrammarArgs {
-    fn load(&self) -> Result<GrammarSet, String> {
-        let dir = match &self.grammars {
-            Some(d) => d.clone(),
-            None => find_default_dir("grammars").ok_or("dossier grammars/ introuvable ici ou à côté du binaire ; indiquez-le avec --grammars DIR")?,
-        };
-        GrammarSet::load(&dir).map_err(|f: Faults| format!("grammaires refusées :\n{f}"))
+/// Grammars and rule sets, loaded, and the rules folder they came from.
+pub struct Loaded {
+    pub setup: Setup,
+    pub rules_dir: PathBuf,
+}
+
+/// `name` in the working directory, else beside the binary.
+fn default_dir(name: &str) -> Option<PathBuf> {
+    let here = Path::new(name);
+    if here.is_dir() {
+        return Some(here.to_path_buf());
     }
+    let exe = std::env::current_exe().ok()?;
+    exe.parent().map(|d| d.join(name)).filter(|p| p.is_dir())
 }
 
-/// Resolves the rules folder: the option, else ./rules or beside the binary.
-fn rules_dir(opt: &Option<PathBuf>) -> Result<PathBuf, String> {
-    match opt {
+fn resolve(given: &Option<PathBuf>, name: &str, option: &str) -> Result<PathBuf, String> {
+    match given {
         Some(d) => Ok(d.clone()),
-        None => find_default_dir("rules").ok_or_else(|| {
-            "dossier rules/ introuvable ici ou à côté du binaire ; indiquez-le avec --rules DIR"
-                .to_string()
+        None => default_dir(name).ok_or_else(|| {
+            format!("dossier {name}/ introuvable dans le dossier de travail ni à côté du binaire ; indiquez-le avec {option} DIR")
         }),
     }
 }
 
+fn shown(p: &Path) -> String {
+    std::fs::canonicalize(p)
+        .unwrap_or_else(|_| p.to_path_buf())
+        .display()
+        .to_string()
+}
+
+impl Folders {
+    /// Loads the grammars and the rule sets, says on stderr which folders were read (unless
+    /// `quiet`), and explains every fault of every file.
+    pub fn load(&self, quiet: bool) -> Result<Loaded, String> {
+        let gdir = resolve(&self.grammars, "grammars", "--grammars")?;
+        let rdir = resolve(&self.rules, "rules", "--rules")?;
+        let setup = Setup::load(&gdir, &rdir).map_err(|f| {
+            format!(
+                "grammaires ({}) ou règles ({}) refusées :\n{f}",
+                shown(&gdir),
+                shown(&rdir)
+            )
+        })?;
+        if !quiet {
+            eprintln!(
+                "vigie: grammaires {} ; règles {} ({})",
+                shown(&gdir),
+                shown(&rdir),
+                setup
+                    .sets
+                    .iter()
+                    .map(|s| s.id.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        Ok(Loaded {
+            setup,
+            rules_dir: rdir,
+        })
+    }
+}
+
+/// Runs the command.
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Analyze(a) => analyze::run(a),

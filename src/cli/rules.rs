@@ -1,90 +1,195 @@
 //! `vigie rules check | test | list`: the rule authors' commands.
 
-use std::path::PathBuf;
-use std::process::ExitCode;
-
 use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
 
 use super::out::to_stdout;
-use super::{rules_dir, GrammarArgs, EXIT_CANNOT_RUN};
+use super::{Folders, Loaded, EXIT_CANNOT_RUN};
+use vigie::cases::{self, CaseResult};
+use vigie::RuleSet;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
-    /// Compiles and validates rule sets; reports every fault with file, line and column.
+    /// Compiles and checks rule sets and grammars: every fault of every file, with its line,
+    /// column and source line (unknown fields and functions, placeholders, `eval`, dates
+    /// compared with texts, keys of the YAML files…).
     Check(Target),
     /// Runs every rule's cases (cases/*.yaml beside the rules) and shows differences.
-    Test(Target),
+    #[command(
+        after_help = "With --accept, the snapshot of each case file (tests/snapshots/ beside \
+the rules folder, the files `cargo test` compares) is rewritten from what the rules give now: \
+review the change with `git diff`, then commit it."
+    )]
+    Test(TestArgs),
     /// Lists each rule: code, kind, severity, scope, rule set and version.
     List(Target),
 }
 
 #[derive(Debug, clap::Args)]
 pub struct Target {
-    /// Rule-set folder, or a folder of rule sets [default: ./rules, or beside the vigie binary].
-    #[arg(value_name = "DIR", env = "VIGIE_RULES")]
+    /// Rule-set folder, or a folder of rule sets (same as --rules).
+    #[arg(value_name = "DIR")]
     dir: Option<PathBuf>,
     #[command(flatten)]
-    grammars: GrammarArgs,
+    folders: Folders,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TestArgs {
+    #[command(flatten)]
+    target: Target,
+    /// Writes each case file's snapshot from the outcomes obtained.
+    #[arg(long)]
+    accept: bool,
+    /// Folder of the snapshots [default: tests/snapshots beside the rules folder].
+    #[arg(long, value_name = "DIR")]
+    snapshots: Option<PathBuf>,
+}
+
+impl Target {
+    fn load(&self) -> Result<Loaded, String> {
+        let folders = Folders {
+            grammars: self.folders.grammars.clone(),
+            rules: self.dir.clone().or_else(|| self.folders.rules.clone()),
+        };
+        folders.load(false)
+    }
 }
 
 pub fn run(c: Command) -> ExitCode {
-    let (Command::Check(t) | Command::Test(t) | Command::List(t)) = &c;
-    let loaded = t.grammars.load().and_then(|g| {
-        let dir = rules_dir(&t.dir)?;
-        let sets = vigie::rules::load_all(&dir, &g).map_err(|f| format!("{f}"))?;
-        Ok((g, sets))
-    });
-    let (grammars, sets) = match loaded {
-        Ok(x) => x,
+    let target = match &c {
+        Command::Check(t) | Command::List(t) => t,
+        Command::Test(t) => &t.target,
+    };
+    let loaded = match target.load() {
+        Ok(l) => l,
         Err(m) => {
-            eprintln!("{m}");
+            eprintln!("vigie: {m}");
             return ExitCode::from(EXIT_CANNOT_RUN);
         }
     };
-    let mut failed = 0usize;
+    let mut failed = false;
     let written = to_stdout(|w| match &c {
         Command::Check(_) => {
-            for s in &sets {
+            for s in &loaded.setup.sets {
                 writeln!(w, "{} : {} règle(s), valide", s.id, s.rules.len())?;
             }
             Ok(())
         }
-        Command::List(_) => list(w, &sets),
-        Command::Test(_) => {
-            let mut passed = 0usize;
-            for s in &sets {
-                let results = match vigie::rules::cases::run_set(&grammars, s) {
-                    Ok(r) => r,
-                    Err(f) => {
-                        eprintln!("{f}");
-                        failed += 1;
-                        continue;
-                    }
-                };
-                for r in results {
-                    if r.passed() {
-                        passed += 1;
-                        writeln!(w, "ok    {} {} — {}", s.id, r.code, r.name)?;
-                    } else {
-                        failed += 1;
-                        writeln!(w, "ÉCHEC {} {} — {}\n{}", s.id, r.code, r.name, r.diff())?;
-                    }
-                }
-            }
-            writeln!(w, "{passed} passed, {failed} failed")
+        Command::List(_) => list(w, &loaded.setup.sets),
+        Command::Test(t) => {
+            failed = test(w, &loaded, t)?;
+            Ok(())
         }
     });
-    if let Err(code) = written {
-        return code;
-    }
-    if failed > 0 {
-        ExitCode::from(EXIT_CANNOT_RUN)
-    } else {
-        ExitCode::SUCCESS
+    match written {
+        Err(code) => code,
+        Ok(()) if failed => ExitCode::from(EXIT_CANNOT_RUN),
+        Ok(()) => ExitCode::SUCCESS,
     }
 }
 
-fn list(w: &mut dyn Write, sets: &[std::sync::Arc<vigie::rules::RuleSet>]) -> io::Result<()> {
+/// Runs the cases; returns whether any failed.
+fn test(w: &mut dyn Write, loaded: &Loaded, t: &TestArgs) -> io::Result<bool> {
+    let snapshots = t.snapshots.clone().unwrap_or_else(|| {
+        loaded
+            .rules_dir
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join("tests/snapshots")
+    });
+    let mut failures: Vec<String> = Vec::new();
+    let mut passed = 0usize;
+    for set in &loaded.setup.sets {
+        let mut all = Vec::new();
+        for file in cases::case_files(set) {
+            let results = match loaded.setup.run_cases(set, &file) {
+                Ok(r) => r,
+                Err(f) => {
+                    eprintln!("{f}");
+                    failures.push(file.display().to_string());
+                    continue;
+                }
+            };
+            for r in &results {
+                report(w, set, r, &mut passed, &mut failures)?;
+            }
+            if t.accept {
+                accept(w, &snapshots, &loaded.rules_dir, &file, &results)?;
+            }
+            all.extend(results);
+        }
+        for r in cases::coverage(set, &all) {
+            report(w, set, &r, &mut passed, &mut failures)?;
+        }
+    }
+    writeln!(w, "{passed} passed, {} failed", failures.len())?;
+    if !failures.is_empty() {
+        writeln!(w, "\néchecs :")?;
+        for f in &failures {
+            writeln!(w, "  {f}")?;
+        }
+    }
+    Ok(!failures.is_empty())
+}
+
+fn report(
+    w: &mut dyn Write,
+    set: &RuleSet,
+    r: &CaseResult,
+    passed: &mut usize,
+    failures: &mut Vec<String>,
+) -> io::Result<()> {
+    if r.passed() {
+        *passed += 1;
+        writeln!(w, "ok    {} {} — {}", set.id, r.code, r.name)
+    } else {
+        let at = match r.line {
+            0 => r.file.display().to_string(),
+            line => format!("{}:{line}", r.file.display()),
+        };
+        failures.push(format!("{at} {} — {}", r.code, r.name));
+        writeln!(
+            w,
+            "ÉCHEC {} {} — {} ({at})\n{}",
+            set.id,
+            r.code,
+            r.name,
+            r.diff()
+        )
+    }
+}
+
+fn accept(
+    w: &mut dyn Write,
+    snapshots: &Path,
+    rules_dir: &Path,
+    file: &Path,
+    results: &[CaseResult],
+) -> io::Result<()> {
+    if !snapshots.is_dir() {
+        eprintln!(
+            "vigie: {} : dossier des instantanés introuvable ; indiquez-le avec --snapshots DIR",
+            snapshots.display()
+        );
+        return Ok(());
+    }
+    let Some(path) = cases::snapshot_path(snapshots, rules_dir, file) else {
+        return Ok(());
+    };
+    let input = Path::new("rules").join(file.strip_prefix(rules_dir).unwrap_or(file));
+    let text = cases::snapshot_file(&input.display().to_string(), results);
+    if std::fs::read_to_string(&path).ok().as_deref() == Some(text.as_str()) {
+        return Ok(());
+    }
+    let tmp = path.with_extension("snap.tmp");
+    std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &path))?;
+    writeln!(w, "instantané écrit : {}", path.display())
+}
+
+fn list(w: &mut dyn Write, sets: &[Arc<RuleSet>]) -> io::Result<()> {
     writeln!(
         w,
         "{:<14} {:<9} {:<12} {:<10} {:<24} EN VIGUEUR",

@@ -9,11 +9,9 @@
 
 use std::sync::Arc;
 
-use super::{subject_of, KeyTracker, Unit};
+use super::{subject_of, KeyTracker};
 use crate::grammar::decode::{Decoded, LineFault};
-use crate::grammar::{Grammar, GroupDef};
-use crate::outcome::Outcome;
-use crate::record::{Node, NodeState, Record, Value};
+use crate::model::{ErrorCode, Grammar, GroupDef, Node, NodeState, Outcome, Record, Unit, Value};
 
 struct Open {
     node: Node,
@@ -40,6 +38,9 @@ pub struct Assembler<'t> {
     ended: bool,
     /// Input errors found so far.
     pub errors: Vec<Outcome>,
+    /// A group whose closing record never comes is closed without fault (records built by a
+    /// rule case, which gives closing records only when a rule reads them).
+    pub closers_optional: bool,
 }
 
 impl<'t> Assembler<'t> {
@@ -51,6 +52,7 @@ impl<'t> Assembler<'t> {
             stack: Vec::new(),
             ended: false,
             errors: Vec::new(),
+            closers_optional: false,
         };
         if a.grammar.groups[0].open.is_none() {
             let root = Node::new(Arc::clone(&a.grammar.groups[0]), 0);
@@ -79,7 +81,7 @@ impl<'t> Assembler<'t> {
 
     fn structure(&mut self, line: u32, column: Option<u32>, field: Option<&str>, message: String) {
         let f = LineFault {
-            code: "STRUCTURE",
+            code: ErrorCode::Structure,
             column,
             field: field.map(str::to_string),
             message,
@@ -162,8 +164,9 @@ impl<'t> Assembler<'t> {
         }
         // Groups deeper than the target are closed: their closing record is missing.
         while self.stack.len() > depth + 1 {
+            let optional = self.closers_optional;
             let top = self.stack.last_mut().expect("stack deeper than target");
-            if top.node.group.close.is_some() && !top.skipping {
+            if top.node.group.close.is_some() && !top.skipping && !optional {
                 let (name, closer) = (
                     top.node.group.name.clone(),
                     self.grammar.records[top.node.group.close.unwrap_or(0)]
@@ -253,8 +256,9 @@ impl<'t> Assembler<'t> {
             .first()
             .map(|o| o.node.line + o.node.records.saturating_sub(1))
             .unwrap_or(0);
+        let optional = self.closers_optional;
         while let Some(top) = self.stack.last_mut() {
-            if top.node.group.close.is_some() && !top.skipping {
+            if top.node.group.close.is_some() && !top.skipping && !optional {
                 let (name, closer) = (
                     top.node.group.name.clone(),
                     self.grammar.records[top.node.group.close.unwrap_or(0)]

@@ -10,12 +10,12 @@
 //! 4. the held units and the gathered facts are evaluated last, when every link is known.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 
 use super::keys::key_values;
-use super::{KeyTracker, Unit};
-use crate::grammar::{GrammarSet, LinkDef, ValuePath};
-use crate::record::{Linked, Node, NodeState, Record, Value};
+use super::keys::KeySpace;
+use super::KeyTracker;
+use crate::model::{GrammarSet, LinkDef, Linked, Node, NodeState, Record, Unit, Value, ValuePath};
 
 /// What a group takes part in.
 #[derive(Debug, Clone, Copy)]
@@ -200,7 +200,7 @@ impl<'g> Joiner<'g> {
                         Some((_, f)) => *f,
                         None => {
                             let refs: Vec<&Value> = parts.iter().map(|v| &**v).collect();
-                            let f = self.claims.see(usize::MAX - space, &refs) == 1;
+                            let f = self.claims.see(KeySpace::Link(space), &refs) == 1;
                             firsts.push((space, f));
                             f
                         }
@@ -369,9 +369,4 @@ fn expand(
             .collect();
     }
     out
-}
-
-/// The nodes a `Many` link points to that are still alive.
-pub fn alive(list: &[Weak<Node>]) -> impl Iterator<Item = Arc<Node>> + '_ {
-    list.iter().filter_map(Weak::upgrade)
 }

@@ -3,11 +3,9 @@
 use std::collections::HashMap;
 
 use std::borrow::Cow;
-use std::sync::Arc;
 
 use super::resolve;
-use crate::grammar::ValuePath;
-use crate::record::{Node, Value};
+use crate::model::{Node, Value, ValuePath};
 
 /// The values of a key read against `chain`; `None` when a part is absent.
 pub fn key_values<'a>(key: &[ValuePath], chain: &[&'a Node]) -> Option<Vec<Cow<'a, Value>>> {
@@ -16,12 +14,22 @@ pub fn key_values<'a>(key: &[ValuePath], chain: &[&'a Node]) -> Option<Vec<Cow<'
         .collect()
 }
 
+/// Where a key is counted: the duplicate key of a group (FAC-DBL), or the "first of its key"
+/// decision of a link (only the first invoice of a key gets its PJ lines).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeySpace {
+    /// A group, by its id in the grammar set.
+    Group(usize),
+    /// A link's claim space (links sharing their `from` group and key share one).
+    Link(usize),
+}
+
 /// Counts key occurrences per group. Keys made only of digits (the usual identifiers) are packed
 /// into a `u128`, so that a national day of invoices costs a few bytes per key.
 #[derive(Debug, Default)]
 pub struct KeyTracker {
-    packed: HashMap<(usize, u64, u128), u32>,
-    text: HashMap<(usize, String), u32>,
+    packed: HashMap<(KeySpace, u64, u128), u32>,
+    text: HashMap<(KeySpace, String), u32>,
 }
 
 impl KeyTracker {
@@ -37,12 +45,12 @@ impl KeyTracker {
             return 0;
         };
         let refs: Vec<&Value> = parts.iter().map(|v| &**v).collect();
-        self.see(Arc::as_ptr(group) as usize, &refs)
+        self.see(KeySpace::Group(group.id), &refs)
     }
 
     /// Records one more occurrence of `parts` in key space `space` (a group, a join) and returns
     /// its rank (1 = first).
-    pub fn see(&mut self, space: usize, parts: &[&Value]) -> u32 {
+    pub fn see(&mut self, space: KeySpace, parts: &[&Value]) -> u32 {
         let counter = match pack(parts) {
             Some((lens, value)) => self.packed.entry((space, lens, value)).or_insert(0),
             None => self.text.entry((space, text_key(parts))).or_insert(0),
@@ -95,18 +103,27 @@ mod tests {
     #[test]
     fn counts_each_key_apart() {
         let mut k = KeyTracker::default();
-        assert_eq!(k.see(1, &[&t("992748186"), &t("000000001")]), 1);
-        assert_eq!(k.see(1, &[&t("992748186"), &t("000000002")]), 1);
-        assert_eq!(k.see(1, &[&t("992748186"), &t("000000001")]), 2);
         assert_eq!(
-            k.see(2, &[&t("992748186"), &t("000000001")]),
+            k.see(KeySpace::Group(1), &[&t("992748186"), &t("000000001")]),
+            1
+        );
+        assert_eq!(
+            k.see(KeySpace::Group(1), &[&t("992748186"), &t("000000002")]),
+            1
+        );
+        assert_eq!(
+            k.see(KeySpace::Group(1), &[&t("992748186"), &t("000000001")]),
+            2
+        );
+        assert_eq!(
+            k.see(KeySpace::Group(2), &[&t("992748186"), &t("000000001")]),
             1,
             "other group"
         );
         // Same digits, split differently: not the same key.
-        assert_eq!(k.see(3, &[&t("12"), &t("345")]), 1);
-        assert_eq!(k.see(3, &[&t("123"), &t("45")]), 1);
-        assert_eq!(k.see(3, &[&t("A1"), &t("45")]), 1);
-        assert_eq!(k.see(3, &[&t("A1"), &t("45")]), 2);
+        assert_eq!(k.see(KeySpace::Group(3), &[&t("12"), &t("345")]), 1);
+        assert_eq!(k.see(KeySpace::Group(3), &[&t("123"), &t("45")]), 1);
+        assert_eq!(k.see(KeySpace::Group(3), &[&t("A1"), &t("45")]), 1);
+        assert_eq!(k.see(KeySpace::Group(3), &[&t("A1"), &t("45")]), 2);
     }
 }

@@ -6,28 +6,12 @@ pub mod join;
 pub mod keys;
 pub mod read;
 
-use std::sync::Arc;
-
-use crate::grammar::{Grammar, ValuePath};
-use crate::outcome::Subject;
-use crate::record::{Node, Value};
+use crate::model::{Node, Subject, Value, ValuePath};
 
 pub use assemble::Assembler;
 pub use join::Joiner;
 pub use keys::KeyTracker;
-pub use read::{read_file, FileRead};
-
-/// A unit of work for the rules: a node and everything under it, with the opening records of
-/// its ancestors as context. Streamed groups hand each child over as one unit (a lot), then
-/// themselves (the file, with counters but no children).
-#[derive(Debug, Clone)]
-pub struct Unit {
-    pub file: Arc<str>,
-    pub grammar: Arc<Grammar>,
-    /// Ancestors from the root down, without their children.
-    pub ancestors: Vec<Arc<Node>>,
-    pub node: Arc<Node>,
-}
+pub use read::read_file;
 
 /// Reads a value path against a chain of nodes from the root (`chain[depth]`); `#` and `#ligne`
 /// read the last node's rank and line.

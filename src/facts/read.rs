@@ -7,16 +7,45 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use super::{Assembler, KeyTracker, Unit};
-use crate::grammar::decode::{decode_line, signature_matches, LineReader};
-use crate::grammar::{Grammar, GrammarSet, Layout};
-use crate::outcome::Outcome;
+use super::{Assembler, KeyTracker};
+use crate::grammar::decode::{decode_line, signature_matches, Decoded, LineReader};
+use crate::model::{ErrorCode, Grammar, GrammarSet, Layout, Outcome, Unit};
+
+/// Records built elsewhere than from a file (a rule case), as the decoder would give them.
+#[derive(Debug)]
+pub struct Records {
+    /// The name outcomes give as their source file.
+    pub name: Arc<str>,
+    pub grammar: Arc<Grammar>,
+    /// Decoded lines with their line numbers, in order.
+    pub lines: Vec<(Decoded, u32)>,
+    /// A group whose closing record is not given is closed without fault (cases give closing
+    /// records only when a rule reads them).
+    pub closers_optional: bool,
+}
+
+/// Pushes built records through the assembler, as [`read_file`] pushes decoded lines.
+pub fn assemble_records(
+    records: Records,
+    keys: &mut KeyTracker,
+    emit: &mut impl FnMut(Unit),
+) -> FileRead {
+    let mut out = FileRead {
+        ..FileRead::default()
+    };
+    let mut asm = Assembler::new(Arc::clone(&records.grammar), records.name, keys);
+    asm.closers_optional = records.closers_optional;
+    for (d, line) in records.lines {
+        out.readable |= d.record.is_some();
+        asm.push(d, line, emit);
+    }
+    out.errors = asm.finish(emit);
+    out
+}
 
 /// What reading a file gave besides its units.
 #[derive(Debug, Default)]
 pub struct FileRead {
-    /// The format recognised, if any.
-    pub grammar: Option<String>,
     /// Input errors (`PARSE`, `STRUCTURE`).
     pub errors: Vec<Outcome>,
     /// Whether at least one record could be decoded.
@@ -85,7 +114,14 @@ pub fn detect(
 ) -> Result<Arc<Grammar>, Box<Outcome>> {
     let file: Arc<str> = Arc::from(path.display().to_string());
     let fail = |msg: String, line: Option<u32>| {
-        Box::new(Outcome::error("PARSE", &file, line, None, None, msg))
+        Box::new(Outcome::error(
+            ErrorCode::Parse,
+            &file,
+            line,
+            None,
+            None,
+            msg,
+        ))
     };
     let (_, first) = open_first_line(path).map_err(|msg| fail(msg, None))?;
     if let Some(g) = forced {
@@ -114,14 +150,19 @@ pub fn read_file(
         Ok(r) => r,
         Err(msg) => {
             return FileRead {
-                grammar: None,
-                errors: vec![Outcome::error("PARSE", &file, None, None, None, msg)],
+                errors: vec![Outcome::error(
+                    ErrorCode::Parse,
+                    &file,
+                    None,
+                    None,
+                    None,
+                    msg,
+                )],
                 readable: false,
             }
         }
     };
     let mut out = FileRead {
-        grammar: Some(grammar.name.clone()),
         ..FileRead::default()
     };
     let mut asm = Assembler::new(Arc::clone(&grammar), Arc::clone(&file), keys);
@@ -131,7 +172,7 @@ pub fn read_file(
         if header && no == 1 {
             if !signature_matches(&grammar, line) {
                 asm.errors.push(Outcome::error(
-                    "PARSE",
+                    ErrorCode::Parse,
                     &file,
                     Some(1),
                     None,
@@ -152,7 +193,7 @@ pub fn read_file(
             Ok(None) => break,
             Err(e) => {
                 asm.errors.push(Outcome::error(
-                    "PARSE",
+                    ErrorCode::Parse,
                     &file,
                     None,
                     None,

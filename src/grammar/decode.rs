@@ -4,8 +4,8 @@
 use std::io::{self, BufRead};
 use std::sync::Arc;
 
-use super::{field, Grammar, Layout};
-use crate::record::{Record, Value};
+use super::field;
+use crate::model::{ErrorCode, FieldDef, FieldType, Grammar, Layout, Record, Value};
 
 /// Reads physical lines without their end (`\n` or `\r\n`), streaming: one buffer is reused.
 pub struct LineReader<R> {
@@ -50,7 +50,7 @@ impl<R: BufRead> LineReader<R> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LineFault {
     /// `PARSE` or `STRUCTURE`.
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub column: Option<u32>,
     pub field: Option<String>,
     pub message: String,
@@ -118,7 +118,7 @@ fn decode_fixed(
     type_zone: Option<(usize, usize)>,
 ) -> Decoded {
     let length_fault = |len: usize| LineFault {
-        code: "PARSE",
+        code: ErrorCode::Parse,
         column: Some(if len < record_length {
             len as u32 + 1
         } else {
@@ -148,7 +148,7 @@ fn decode_fixed(
                         record_index: None,
                         record: None,
                         faults: vec![LineFault {
-                            code: "STRUCTURE",
+                            code: ErrorCode::Structure,
                             column: Some(start as u32 + 1),
                             field: Some("type".into()),
                             message: "type d'enregistrement inconnu".into(),
@@ -165,19 +165,23 @@ fn decode_fixed(
             faults: vec![length_fault(line.len())],
         };
     }
-    let def = &g.records[record_index];
+    let Some(def) = g.record_at(record_index) else {
+        return Decoded {
+            record_index: None,
+            record: None,
+            faults: Vec::new(),
+        };
+    };
     let mut faults = Vec::new();
     let values = def
         .fields
         .iter()
         .map(|f| {
-            let raw = &line[f.start..f.start + f.len];
-            field::decode(&f.ty, raw, f.optional, None, g.latin1)
-                .map(|v| f.settle(v))
-                .unwrap_or_else(|e| {
-                    faults.push(field_fault(&f.name, f.column(), &e.expected));
-                    Value::Absent
-                })
+            let raw = line.get(f.start..f.start + f.len).unwrap_or_default();
+            decode_field(g, f, raw).unwrap_or_else(|fault| {
+                faults.push(fault);
+                Value::Absent
+            })
         })
         .collect();
     Decoded {
@@ -191,9 +195,33 @@ fn decode_fixed(
     }
 }
 
-fn field_fault(name: &str, column: u32, expected: &str) -> LineFault {
+/// Decodes one field's zone (fixed width) or column (delimited) as the grammar says.
+pub fn decode_field(g: &Grammar, f: &FieldDef, raw: &[u8]) -> Result<Value, LineFault> {
+    let delimited = matches!(g.layout, Layout::Delimited { .. });
+    let width = (delimited && f.len > 0).then_some(f.len);
+    // An empty column of text is absent, whatever `optional` says.
+    let optional = f.optional || delimited && raw.is_empty() && f.ty == FieldType::Text;
+    let value = field::decode(&f.ty, raw, optional, width, g.latin1())
+        .map(|v| f.settle(v))
+        .map_err(|e| field_fault(&f.name, f.column(), &e.expected))?;
+    match value {
+        Value::Text(t)
+            if delimited && f.ty == FieldType::Text && f.len > 0 && t.chars().count() != f.len =>
+        {
+            Err(field_fault(
+                &f.name,
+                f.column(),
+                &format!("texte de {} caractères", f.len),
+            ))
+        }
+        v => Ok(v),
+    }
+}
+
+/// The fault of a field whose content does not match its type.
+pub fn field_fault(name: &str, column: u32, expected: &str) -> LineFault {
     LineFault {
-        code: "PARSE",
+        code: ErrorCode::Parse,
         column: Some(column),
         field: Some(name.to_string()),
         message: format!("champ {name} : {expected} attendu"),
@@ -203,7 +231,7 @@ fn field_fault(name: &str, column: u32, expected: &str) -> LineFault {
 fn decode_delimited(g: &Grammar, line: &[u8], line_no: u32, separator: u8) -> Decoded {
     let def = &g.records[0];
     let text_line;
-    let line = if g.latin1 {
+    let line = if g.latin1() {
         line
     } else {
         match std::str::from_utf8(line) {
@@ -221,7 +249,7 @@ fn decode_delimited(g: &Grammar, line: &[u8], line_no: u32, separator: u8) -> De
                     record_index: Some(0),
                     record: None,
                     faults: vec![LineFault {
-                        code: "PARSE",
+                        code: ErrorCode::Parse,
                         column: Some(column),
                         field: None,
                         message: "texte UTF-8 invalide".into(),
@@ -237,7 +265,7 @@ fn decode_delimited(g: &Grammar, line: &[u8], line_no: u32, separator: u8) -> De
             record_index: Some(0),
             record: None,
             faults: vec![LineFault {
-                code: "PARSE",
+                code: ErrorCode::Parse,
                 // formats/README.md: no column and no field for a wrong column count.
                 column: None,
                 field: None,
@@ -259,35 +287,11 @@ fn decode_delimited(g: &Grammar, line: &[u8], line_no: u32, separator: u8) -> De
         .fields
         .iter()
         .map(|f| {
-            let raw = columns[f.start];
-            let width = (f.len > 0).then_some(f.len);
-            let decoded = field::decode(
-                &f.ty,
-                raw,
-                f.optional || raw.is_empty() && f.ty == super::FieldType::Text,
-                width,
-                g.latin1,
-            )
-            .map(|v| f.settle(v));
-            match decoded {
-                Ok(Value::Text(t))
-                    if f.ty == super::FieldType::Text
-                        && f.len > 0
-                        && t.chars().count() != f.len =>
-                {
-                    faults.push(field_fault(
-                        &f.name,
-                        f.column(),
-                        &format!("texte de {} caractères", f.len),
-                    ));
-                    Value::Absent
-                }
-                Ok(v) => v,
-                Err(e) => {
-                    faults.push(field_fault(&f.name, f.column(), &e.expected));
-                    Value::Absent
-                }
-            }
+            let raw = columns.get(f.start).copied().unwrap_or_default();
+            decode_field(g, f, raw).unwrap_or_else(|fault| {
+                faults.push(fault);
+                Value::Absent
+            })
         })
         .collect();
     Decoded {

@@ -6,103 +6,25 @@ use nom::bytes::complete::{tag, take, take_while, take_while1, take_while_m_n};
 use nom::combinator::{all_consuming, opt};
 use nom::{IResult, Parser};
 
-use crate::record::Value;
+use crate::model::{DatePattern, FieldType, Value};
 
-/// Date layouts used by the formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DatePattern {
-    /// `JJMMAA`, year 2000 + `AA`.
-    Jjmmaa,
-    /// `JJMMAAAA`.
-    Jjmmaaaa,
-    /// `AAAAMMJJ`.
-    Aaaammjj,
-    /// `AAAA-MM-JJ`.
-    Iso,
-    /// `JJ/MM/AAAA`.
-    Slashed,
-}
-
-impl DatePattern {
-    pub fn parse(name: &str) -> Option<DatePattern> {
-        Some(match name {
-            "JJMMAA" => DatePattern::Jjmmaa,
-            "JJMMAAAA" => DatePattern::Jjmmaaaa,
-            "AAAAMMJJ" => DatePattern::Aaaammjj,
-            "AAAA-MM-JJ" => DatePattern::Iso,
-            "JJ/MM/AAAA" => DatePattern::Slashed,
-            _ => return None,
-        })
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            DatePattern::Jjmmaa => "JJMMAA",
-            DatePattern::Jjmmaaaa => "JJMMAAAA",
-            DatePattern::Aaaammjj => "AAAAMMJJ",
-            DatePattern::Iso => "AAAA-MM-JJ",
-            DatePattern::Slashed => "JJ/MM/AAAA",
-        }
-    }
-
-    /// Width of the written date.
-    pub fn width(self) -> usize {
-        match self {
-            DatePattern::Jjmmaa => 6,
-            DatePattern::Jjmmaaaa | DatePattern::Aaaammjj => 8,
-            DatePattern::Iso | DatePattern::Slashed => 10,
-        }
-    }
-}
-
-/// How the content of a field is read.
-#[derive(Debug, Clone, PartialEq)]
-pub enum FieldType {
-    /// Free text; trailing spaces are cut, an all-space zone is absent.
-    Text,
-    /// A string of digits kept as written (identifiers: `"001"` stays `"001"`).
-    Digits,
-    /// Digits read as an integer.
-    Integer,
-    /// An amount in units of its last decimal: implied decimals (`0001250` → 1250 for 12.50)
-    /// or, with `separator`, explicit ones (`48210,5` → 4821050).
-    Amount {
-        decimals: u32,
-        separator: Option<u8>,
-    },
-    Date(DatePattern),
-    /// A boolean with its spellings.
-    Bool {
-        yes: Vec<String>,
-        no: Vec<String>,
-    },
-    /// One code of a closed list, kept as text.
-    Enum(Vec<String>),
-    /// Hexadecimal digits kept as text (digests).
-    Hex,
-    /// Padding, not decoded.
-    Filler,
-}
-
-impl FieldType {
-    /// What a valid content looks like, for error messages.
-    pub fn expected(&self, len: Option<usize>) -> String {
-        let n = len.map(|l| format!("{l} ")).unwrap_or_default();
-        match self {
-            FieldType::Text | FieldType::Filler => "texte".to_string(),
-            FieldType::Digits | FieldType::Integer => format!("{n}chiffres"),
-            FieldType::Amount {
-                decimals,
-                separator: None,
-            } => format!("montant de {n}chiffres dont {decimals} décimales"),
-            FieldType::Amount {
-                separator: Some(s), ..
-            } => format!("montant décimal (séparateur « {} »)", *s as char),
-            FieldType::Date(p) => format!("date {}", p.name()),
-            FieldType::Bool { yes, no } => format!("{} ou {}", yes.join("/"), no.join("/")),
-            FieldType::Enum(v) => format!("un code parmi {}", v.join(", ")),
-            FieldType::Hex => format!("{n}chiffres hexadécimaux"),
-        }
+/// What a valid content of `ty` looks like, for error messages.
+pub fn expected(ty: &FieldType, len: Option<usize>) -> String {
+    let n = len.map(|l| format!("{l} ")).unwrap_or_default();
+    match ty {
+        FieldType::Text | FieldType::Filler => "texte".to_string(),
+        FieldType::Digits | FieldType::Integer => format!("{n}chiffres"),
+        FieldType::Amount {
+            decimals,
+            separator: None,
+        } => format!("montant de {n}chiffres dont {decimals} décimales"),
+        FieldType::Amount {
+            separator: Some(s), ..
+        } => format!("montant décimal (séparateur « {} »)", char::from(*s)),
+        FieldType::Date(p) => format!("date {}", p.name()),
+        FieldType::Bool { yes, no } => format!("{} ou {}", yes.join("/"), no.join("/")),
+        FieldType::Enum(v) => format!("un code parmi {}", v.join(", ")),
+        FieldType::Hex => format!("{n}chiffres hexadécimaux"),
     }
 }
 
@@ -162,8 +84,11 @@ fn explicit_amount(input: &[u8], separator: u8, decimals: u32) -> Option<i64> {
         return None;
     }
     let frac = frac.map(|(_, f)| f).unwrap_or(&[]);
-    let scale = 10i64.pow(decimals - frac.len() as u32);
-    Some(number(int) * 10i64.pow(decimals) + number(frac) * scale)
+    let missing = decimals.checked_sub(u32::try_from(frac.len()).ok()?)?;
+    let scale = 10i64.checked_pow(missing)?;
+    number(int)
+        .checked_mul(10i64.checked_pow(decimals)?)?
+        .checked_add(number(frac).checked_mul(scale)?)
 }
 
 /// Text of a zone, from ISO-8859-1 (each byte is the code point) or UTF-8.
@@ -189,18 +114,21 @@ pub fn decode(
     latin1: bool,
 ) -> Result<Value, FieldFault> {
     let fault = || FieldFault {
-        expected: ty.expected(width.or(Some(raw.len())).filter(|_| {
-            matches!(
-                ty,
-                FieldType::Digits
-                    | FieldType::Integer
-                    | FieldType::Hex
-                    | FieldType::Amount {
-                        separator: None,
-                        ..
-                    }
-            )
-        })),
+        expected: expected(
+            ty,
+            width.or(Some(raw.len())).filter(|_| {
+                matches!(
+                    ty,
+                    FieldType::Digits
+                        | FieldType::Integer
+                        | FieldType::Hex
+                        | FieldType::Amount {
+                            separator: None,
+                            ..
+                        }
+                )
+            }),
+        ),
     };
     // Trailing spaces are padding for text; an all-space zone is absent.
     let trimmed = {

@@ -1,11 +1,11 @@
-//! Report writers (formats/report.md): a table for people, JSON Lines, a JSON array, CSV.
+//! Report writers (docs/formats/report.md): a table for people, JSON Lines, a JSON array, CSV.
 
 use std::io::{self, Write};
 
-use crate::outcome::{Outcome, SUBJECT_ORDER};
+use crate::model::{Outcome, SubjectOrder};
 
 /// Output formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// Aligned columns for a terminal.
     Table,
@@ -17,8 +17,24 @@ pub enum Format {
     Csv,
 }
 
-/// Writes `outcomes` (already in report order) to `w`.
-pub fn write(format: Format, outcomes: &[Outcome], w: &mut dyn Write) -> io::Result<()> {
+impl Format {
+    /// Every format, by the name the command line takes.
+    pub const ALL: [(&'static str, Format); 4] = [
+        ("table", Format::Table),
+        ("jsonl", Format::Jsonl),
+        ("json", Format::Json),
+        ("csv", Format::Csv),
+    ];
+}
+
+/// Writes `outcomes` (already in report order) to `w`; CSV has one column per subject key of
+/// `order`.
+pub fn write(
+    format: Format,
+    outcomes: &[Outcome],
+    order: &SubjectOrder,
+    w: &mut dyn Write,
+) -> io::Result<()> {
     match format {
         Format::Jsonl => {
             for o in outcomes {
@@ -31,15 +47,15 @@ pub fn write(format: Format, outcomes: &[Outcome], w: &mut dyn Write) -> io::Res
             serde_json::to_writer_pretty(&mut *w, outcomes)?;
             w.write_all(b"\n")
         }
-        Format::Csv => write_csv(outcomes, w),
+        Format::Csv => write_csv(outcomes, order, w),
         Format::Table => write_table(outcomes, w),
     }
 }
 
-fn write_csv(outcomes: &[Outcome], w: &mut dyn Write) -> io::Result<()> {
+fn write_csv(outcomes: &[Outcome], order: &SubjectOrder, w: &mut dyn Write) -> io::Result<()> {
     let mut c = csv::WriterBuilder::new().delimiter(b';').from_writer(w);
     let mut header: Vec<&str> = vec!["kind", "code", "severity"];
-    header.extend(SUBJECT_ORDER);
+    header.extend(order.keys.iter().map(|k| &**k));
     header.extend([
         "message", "text", "ruleset", "file", "line", "column", "field",
     ]);
@@ -52,7 +68,8 @@ fn write_csv(outcomes: &[Outcome], w: &mut dyn Write) -> io::Result<()> {
             o.severity.as_str().into(),
         ];
         row.extend(
-            SUBJECT_ORDER
+            order
+                .keys
                 .iter()
                 .map(|k| o.subject.get(k).unwrap_or("").to_string()),
         );

@@ -1,58 +1,79 @@
 //! Rule cases: YAML files beside a rule set (`cases/<CODE>.yaml`) that give facts in and the
-//! outcomes a rule must give out. `vigie rules test` runs them; the insta test snapshots them.
+//! outcomes a rule must give out. `vigie rules test` runs them; the snapshot test pins them.
 //!
 //! A case is the root node of the rule's grammar written as YAML: field names of a group's
-//! opening record as keys, `fin` (its `close_as`) for its closing record, list names
-//! (`lots`, `factures`, `lignes`) for its children. Fields not given come from
-//! `cases/defaults.yaml` (per group name). Counters (`records`, `count`), ranks and duplicate
-//! occurrences are computed as the assembler computes them from a file.
+//! opening record as keys, its `close_as` (`fin`) for its closing record, list names (`lots`,
+//! `factures`, `lignes`) for its children, or one root per format (`b2:`, `scor:`…) when the
+//! rule reads joined facts. Fields not given come from `cases/defaults.yaml` (per group name).
+//! Each value goes through the grammar's own field decoder, as if read from a file: a value
+//! the decoder would refuse is a fault of the case, located on it. `faulty: [champ]` makes
+//! fields of a record unreadable, as a damaged record of a file would be. The records then go
+//! through the real assembler, joins and evaluator ([`crate::drive`]): counters, ranks,
+//! duplicates and joins are what a file would give.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use chrono::NaiveDate;
-use serde::Deserialize;
-use serde_yaml::{Mapping, Value as Yaml};
+use chrono::{Datelike, NaiveDate};
+use serde::{Deserialize, Serialize};
 
-use super::eval::Evaluator;
+use super::bindings::Bindings;
 use super::manifest::RuleSet;
-use crate::diag::{Fault, Faults};
-use crate::facts::{Joiner, KeyTracker, Unit};
-use crate::grammar::{FieldType, Grammar, GrammarSet, RecordDef};
-use crate::outcome::Outcome;
-use crate::record::{Node, Record, Value};
+use crate::diag::suggest::closest;
+use crate::diag::yaml::{Node, Value as Yaml};
+use crate::diag::{Doc, Fault, FaultKind, Faults, Ordered, Spanned};
+use crate::drive::{self, Input, Records};
+use crate::grammar::decode::{decode_field, field_fault, Decoded};
+use crate::model::{
+    DatePattern, ErrorCode, FieldDef, FieldType, Grammar, GrammarSet, GroupDef, Kind, Layout,
+    Outcome, Record, Span, Value,
+};
+
+/// The keys a case file has at its top.
+const FILE_KEYS: &[&str] = &["rule", "as_of", "cases"];
+
+/// The keys an expectation may give besides subject keys.
+const EXPECT_KEYS: &[&str] = &[
+    "code", "kind", "severity", "message", "text", "motif", "field",
+];
+
+/// The key that marks fields of a record unreadable.
+const FAULTY: &str = "faulty";
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CaseFile {
-    rule: String,
+struct Header {
+    rule: Spanned<String>,
     as_of: NaiveDate,
-    cases: Vec<Mapping>,
 }
 
 /// The result of one case.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct CaseResult {
+    /// The rule tested.
     pub code: String,
+    /// The case's name.
     pub name: String,
     #[serde(skip)]
+    /// The case file.
     pub file: PathBuf,
+    /// The case's line in its file.
+    #[serde(skip)]
+    pub line: u32,
     /// Expected outcomes not produced.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub missing: Vec<String>,
     /// Outcomes produced but not expected.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unexpected: Vec<String>,
-    /// A script failure, if the rule failed on a fact.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub failure: Option<String>,
     /// What the rule produced (snapshots pin these).
     pub outcomes: Vec<Outcome>,
 }
 
 impl CaseResult {
+    /// Whether the rule gave exactly what was expected.
     pub fn passed(&self) -> bool {
-        self.missing.is_empty() && self.unexpected.is_empty() && self.failure.is_none()
+        self.missing.is_empty() && self.unexpected.is_empty()
     }
 
     /// A readable difference between expected and obtained.
@@ -64,15 +85,12 @@ impl CaseResult {
         for u in &self.unexpected {
             s.push_str(&format!("    + obtenu, non attendu : {u}\n"));
         }
-        if let Some(f) = &self.failure {
-            s.push_str(&format!("    ! la règle a échoué : {f}\n"));
-        }
         s
     }
 }
 
-/// Runs every case file of a rule set (`cases/*.yaml` except `defaults.yaml`).
-pub fn run_set(grammars: &GrammarSet, set: &Arc<RuleSet>) -> Result<Vec<CaseResult>, Faults> {
+/// The case files of a rule set (`cases/*.yaml` except `defaults.yaml`), sorted.
+pub fn case_files(set: &RuleSet) -> Vec<PathBuf> {
     let dir = set.dir.join("cases");
     let mut files: Vec<PathBuf> = match std::fs::read_dir(&dir) {
         Ok(rd) => rd
@@ -82,38 +100,63 @@ pub fn run_set(grammars: &GrammarSet, set: &Arc<RuleSet>) -> Result<Vec<CaseResu
         Err(_) => Vec::new(),
     };
     files.sort();
+    files
+}
+
+/// Runs every case file of a rule set, then checks that every rule has a case where it fires
+/// and one where it does not.
+pub fn run_set(
+    grammars: &GrammarSet,
+    bindings: &Arc<Bindings>,
+    set: &Arc<RuleSet>,
+) -> Result<Vec<CaseResult>, Faults> {
     let mut results = Vec::new();
     let mut faults = Vec::new();
-    for f in &files {
-        match run_file(grammars, set, f) {
+    for f in case_files(set) {
+        match run_file(grammars, bindings, set, &f) {
             Ok(mut r) => results.append(&mut r),
             Err(mut e) => faults.append(&mut e.0),
         }
     }
-    // Every rule needs a case where it fires and one where it does not.
-    for rule in &set.rules {
-        let mine: Vec<&CaseResult> = results.iter().filter(|r| *r.code == *rule.code).collect();
-        let fires = mine.iter().any(|r| !r.outcomes.is_empty());
-        let quiet = mine
-            .iter()
-            .any(|r| r.outcomes.is_empty() && r.failure.is_none());
-        if !fires || !quiet {
-            results.push(CaseResult {
-                code: rule.code.to_string(),
-                name: "couverture des cas".into(),
-                file: dir.clone(),
-                missing: vec![format!("cases/{}.yaml : au moins un cas où la règle se déclenche et un où elle ne se déclenche pas", rule.code)],
-                unexpected: Vec::new(),
-                failure: None,
-                outcomes: Vec::new(),
-            });
-        }
-    }
+    let mut missing = coverage(set, &results);
+    results.append(&mut missing);
     if faults.is_empty() {
         Ok(results)
     } else {
         Err(Faults(faults))
     }
+}
+
+/// A failed result for each rule of `set` that `results` never see fire, or never see quiet.
+pub fn coverage(set: &RuleSet, results: &[CaseResult]) -> Vec<CaseResult> {
+    let mut out = Vec::new();
+    let mut seen = HashSet::new();
+    for rule in set
+        .rules
+        .iter()
+        .filter(|r| seen.insert(Arc::clone(&r.code)))
+    {
+        let mine: Vec<&CaseResult> = results.iter().filter(|r| *r.code == *rule.code).collect();
+        let fires = mine
+            .iter()
+            .any(|r| r.outcomes.iter().any(|o| o.kind != Kind::Error));
+        let quiet = mine.iter().any(|r| r.outcomes.is_empty());
+        if !fires || !quiet {
+            out.push(CaseResult {
+                code: rule.code.to_string(),
+                name: "couverture des cas".into(),
+                file: set.dir.join("cases").join(format!("{}.yaml", rule.code)),
+                line: 0,
+                missing: vec![format!(
+                    "cases/{}.yaml : au moins un cas où la règle se déclenche et un où elle ne se déclenche pas",
+                    rule.code
+                )],
+                unexpected: Vec::new(),
+                outcomes: Vec::new(),
+            });
+        }
+    }
+    out
 }
 
 fn is_defaults(p: &Path) -> bool {
@@ -123,33 +166,28 @@ fn is_defaults(p: &Path) -> bool {
 /// Runs the cases of one file.
 pub fn run_file(
     grammars: &GrammarSet,
+    bindings: &Arc<Bindings>,
     set: &Arc<RuleSet>,
     path: &Path,
 ) -> Result<Vec<CaseResult>, Faults> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Faults(vec![Fault::new(
-            path,
-            None,
-            None,
-            format!("illisible : {e}"),
-        )])
-    })?;
-    let cf: CaseFile =
-        serde_yaml::from_str(&text).map_err(|e| Faults(vec![Fault::yaml(path, &e)]))?;
+    let doc = Doc::read(path)?;
     let defaults_path = path.with_file_name("defaults.yaml");
-    let defaults: Mapping = match std::fs::read_to_string(&defaults_path) {
-        Ok(t) => {
-            serde_yaml::from_str(&t).map_err(|e| Faults(vec![Fault::yaml(&defaults_path, &e)]))?
-        }
-        Err(_) => Mapping::new(),
+    let defaults = if defaults_path.is_file() {
+        Some(Doc::read(&defaults_path)?)
+    } else {
+        None
     };
-    let Some(rule) = set.rules.iter().find(|r| *r.code == cf.rule) else {
-        return Err(Faults(vec![Fault::at(
-            path,
-            &text,
-            &["rule:"],
-            format!("règle « {} » absente du jeu {}", cf.rule, set.id),
-        )]));
+    let mut faults = Vec::new();
+    doc.unknown_keys(&doc.root, FILE_KEYS, &mut faults);
+    let header: Header = doc.root_as().map_err(Faults::from)?;
+    let Some(rule) = set.rules.iter().find(|r| *r.code == header.rule.value) else {
+        return Err(doc
+            .fault(
+                FaultKind::UnknownName,
+                header.rule.span,
+                format!("règle « {} » absente du jeu {}", header.rule.value, set.id),
+            )
+            .into());
     };
     let Some(grammar) = set
         .grammars
@@ -157,424 +195,689 @@ pub fn run_file(
         .filter_map(|g| grammars.get(g))
         .find(|g| g.group(&rule.scope).is_some())
     else {
-        return Err(Faults(vec![Fault::at(
-            path,
-            &text,
-            &["rule:"],
-            "portée de la règle inconnue",
-        )]));
+        return Err(doc
+            .fault(
+                FaultKind::UnknownName,
+                header.rule.span,
+                "portée de la règle inconnue",
+            )
+            .into());
+    };
+    let cases = match doc.root.get("cases").map(|c| &c.value) {
+        Some(Yaml::Seq(items)) => items.as_slice(),
+        _ => {
+            return Err(doc
+                .fault(
+                    FaultKind::MissingKey,
+                    doc.root.span,
+                    "`cases` : la liste des cas manque",
+                )
+                .into())
+        }
+    };
+    let ctx = Context {
+        grammars,
+        doc: &doc,
+        defaults: defaults.as_ref(),
+        name: Arc::from(
+            path.file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        ),
     };
     let mut results = Vec::new();
-    for (i, case) in cf.cases.iter().enumerate() {
+    for (i, case) in cases.iter().enumerate() {
+        match ctx.case(case, i, grammar, &rule.scope) {
+            Ok((name, inputs, expect)) => {
+                let opts = drive::Options {
+                    jobs: 1,
+                    as_of: Some(header.as_of),
+                    only: Some(header.rule.value.clone()),
+                    ..drive::Options::default()
+                };
+                let analysis =
+                    drive::run(inputs, grammars, bindings, std::slice::from_ref(set), &opts);
+                let outcomes = analysis.outcomes;
+                let (missing, unexpected) = compare(&expect, &outcomes);
+                results.push(CaseResult {
+                    code: header.rule.value.clone(),
+                    name,
+                    file: path.to_path_buf(),
+                    line: case.span.line,
+                    missing,
+                    unexpected,
+                    outcomes,
+                });
+            }
+            Err(mut f) => faults.append(&mut f),
+        }
+    }
+    if faults.is_empty() {
+        Ok(results)
+    } else {
+        Err(Faults(faults))
+    }
+}
+
+/// One expected outcome: the keys it gives must match, the others are free.
+struct Expectation(Vec<(String, String)>);
+
+/// What building cases needs.
+struct Context<'a> {
+    grammars: &'a GrammarSet,
+    doc: &'a Doc,
+    defaults: Option<&'a Doc>,
+    name: Arc<str>,
+}
+
+type Built = (String, Vec<Input>, Vec<Expectation>);
+
+/// One file's root in a case: its grammar and the entries given for it.
+type Root<'g, 'n> = (&'g Arc<Grammar>, Vec<&'n (Node, Node)>);
+
+impl<'c> Context<'c> {
+    fn case(
+        &self,
+        case: &'c Node,
+        i: usize,
+        grammar: &Arc<Grammar>,
+        scope: &str,
+    ) -> Result<Built, Vec<Fault>> {
+        let doc = self.doc;
         let name = case
             .get("name")
-            .and_then(Yaml::as_str)
-            .map(str::to_string)
-            .unwrap_or_else(|| format!("cas {}", i + 1));
-        let fault = |msg: String| {
-            Faults(vec![Fault::at(
-                path,
-                &text,
-                &[&format!("name: {name}")],
-                format!("cas « {name} » : {msg}"),
-            )])
+            .and_then(Node::as_str)
+            .map_or_else(|| format!("cas {}", i + 1), str::to_string);
+        let fault = |kind, span, msg: String| {
+            vec![doc.fault(kind, span, format!("cas « {name} » : {msg}"))]
         };
-        let mut body = case.clone();
-        body.remove("name");
-        let expect = body.remove("expect").ok_or_else(|| {
-            fault("`expect` manque (une liste, vide quand la règle ne doit rien donner)".into())
-        })?;
-        let Yaml::Sequence(expect) = expect else {
-            return Err(fault("`expect` est une liste".into()));
-        };
-        // A case gives the root of the rule's grammar, or one root per grammar named by its
-        // format (`b2:`, `scor:`, `noemie:`…) when the rule reads joined facts.
-        let mut roots: Vec<(&Arc<Grammar>, Mapping)> = Vec::new();
-        for (k, v) in &body {
-            let named = k
-                .as_str()
-                .and_then(|k| grammars.get(k))
-                .filter(|g| !g.synthetic);
-            if let Some(g) = named {
-                let root = v.as_mapping().cloned().ok_or_else(|| {
-                    fault(format!(
-                        "« {} » est la racine d'un fichier (une map)",
-                        g.name
-                    ))
-                })?;
-                roots.push((g, root));
-            }
-        }
-        if roots.is_empty() {
-            if grammar.synthetic {
-                return Err(fault(format!(
-                    "la portée {} réunit plusieurs fichiers : donnez-les par format ({})",
-                    rule.scope,
-                    grammars
-                        .gathers
-                        .iter()
-                        .filter(|g| Arc::ptr_eq(&g.grammar, grammar))
-                        .flat_map(|g| g.members.iter().map(|m| m.grammar.clone()))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )));
-            }
-            roots.push((grammar, body.clone()));
-        } else if roots.len() != body.len() {
+        let Some(expect_node) = case.get("expect") else {
             return Err(fault(
+                FaultKind::MissingKey,
+                case.span,
+                "`expect` manque (une liste, vide quand la règle ne doit rien donner)".into(),
+            ));
+        };
+        let expect = self.expectations(expect_node).map_err(|f| vec![f])?;
+        let body: Vec<&(Node, Node)> = case
+            .entries()
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), Some("name" | "expect")))
+            .collect();
+        let named: Vec<(&Arc<Grammar>, &Node)> = body
+            .iter()
+            .filter_map(|(k, v)| {
+                let g = k
+                    .as_str()
+                    .and_then(|k| self.grammars.get(k))
+                    .filter(|g| !g.synthetic)?;
+                Some((g, v))
+            })
+            .collect();
+        let mut roots: Vec<Root> = Vec::new();
+        if named.is_empty() {
+            if grammar.synthetic {
+                let members: Vec<String> = self
+                    .grammars
+                    .gathers
+                    .iter()
+                    .filter(|g| Arc::ptr_eq(&g.grammar, grammar))
+                    .flat_map(|g| g.members.iter().map(|m| m.grammar.clone()))
+                    .collect();
+                return Err(fault(
+                    FaultKind::MissingKey,
+                    case.span,
+                    format!(
+                        "la portée {scope} réunit plusieurs fichiers : donnez-les par format ({})",
+                        members.join(", ")
+                    ),
+                ));
+            }
+            roots.push((grammar, body));
+        } else if named.len() != body.len() {
+            return Err(fault(
+                FaultKind::BadValue,
+                case.span,
                 "un cas donne soit les champs d'une racine, soit des racines par format, pas les deux".into(),
             ));
-        }
-        let mut joiner = Joiner::new(grammars);
-        let mut streamed = Vec::new();
-        for (g, root) in &roots {
-            let units = build_units(g, root, &defaults, path).map_err(&fault)?;
-            if joiner.holds(&g.name) {
-                units.into_iter().for_each(|u| joiner.hold(u));
-            } else {
-                streamed.extend(units);
+        } else {
+            for (g, v) in named {
+                roots.push((g, v.entries().iter().collect()));
             }
         }
-        joiner.seal();
-        let mut ev = Evaluator::new(grammars, std::slice::from_ref(set), cf.as_of).only(&cf.rule);
-        let mut outcomes = Vec::new();
-        for u in &streamed {
-            joiner.link(u);
-            ev.evaluate(u, &mut outcomes);
+        let mut inputs = Vec::new();
+        let mut faults = Vec::new();
+        for (g, entries) in roots {
+            let mut b = Builder {
+                ctx: self,
+                grammar: g,
+                lines: Vec::new(),
+                line: u32::from(matches!(g.layout, Layout::Delimited { header: true, .. })),
+                faults: Vec::new(),
+            };
+            if let Some(root) = g.root() {
+                b.group(root, &entries);
+            }
+            faults.append(&mut b.faults);
+            inputs.push(Input::Records(Records {
+                name: Arc::clone(&self.name),
+                grammar: Arc::clone(g),
+                lines: b.lines,
+                closers_optional: true,
+            }));
         }
-        for u in joiner.held() {
-            ev.evaluate(u, &mut outcomes);
+        if faults.is_empty() {
+            Ok((name, inputs, expect))
+        } else {
+            Err(faults)
         }
-        crate::outcome::sort_for_report(&mut outcomes);
-        for o in &mut outcomes {
-            if let Some(s) = o.source.as_mut() {
-                s.file = Arc::from(
-                    path.file_name()
-                        .map(|f| f.to_string_lossy().into_owned())
-                        .unwrap_or_default(),
-                );
+    }
+
+    fn expectations(&self, node: &Node) -> Result<Vec<Expectation>, Fault> {
+        let list: Vec<Spanned<Ordered<Spanned<String>, String>>> = self.doc.typed(node)?;
+        let subjects = &self.grammars.subjects;
+        let mut out = Vec::new();
+        for e in list {
+            for (k, _) in &e.0 {
+                if !EXPECT_KEYS.contains(&k.as_str()) && !subjects.contains(k) {
+                    let known: Vec<&str> = EXPECT_KEYS
+                        .iter()
+                        .copied()
+                        .chain(subjects.keys.iter().map(|k| &**k))
+                        .collect();
+                    let hint = closest(k, known.iter().copied())
+                        .map(|s| format!(" ; vouliez-vous dire « {s} » ?"))
+                        .unwrap_or_default();
+                    return Err(self.doc.fault(
+                        FaultKind::UnknownKey,
+                        k.span,
+                        format!(
+                            "attente : clé inconnue « {} »{hint} (attendu : {})",
+                            k.value,
+                            known.join(", ")
+                        ),
+                    ));
+                }
+            }
+            out.push(Expectation(
+                e.value.0.into_iter().map(|(k, v)| (k.value, v)).collect(),
+            ));
+        }
+        Ok(out)
+    }
+}
+
+/// Turns a case's tree into the decoded records a file of the grammar would give.
+struct Builder<'a, 'c> {
+    ctx: &'a Context<'c>,
+    grammar: &'a Arc<Grammar>,
+    lines: Vec<(Decoded, u32)>,
+    line: u32,
+    faults: Vec<Fault>,
+}
+
+/// A value given by the case or by its defaults, and the file it comes from.
+type Given<'n> = (&'n Doc, &'n Node, &'n Node);
+
+impl<'c> Builder<'_, 'c> {
+    fn fault(&mut self, doc: &Doc, span: Span, kind: FaultKind, msg: String) {
+        self.faults.push(doc.fault(kind, span, msg));
+    }
+
+    /// The defaults of `group`, then the case's own entries (which win).
+    fn entries(&self, group: &GroupDef, own: &[&'c (Node, Node)]) -> Vec<Given<'c>> {
+        let mut out: Vec<Given<'c>> = Vec::new();
+        if let Some(d) = self.ctx.defaults {
+            if let Some(node) = d.root.get(&group.name) {
+                for (k, v) in node.entries() {
+                    out.push((d, k, v));
+                }
             }
         }
-        let failure = ev.failures().first().map(|f| {
-            let at = f
-                .position
-                .line()
-                .map(|l| {
-                    format!(
-                        " ({}:{l}:{})",
-                        f.script.display(),
-                        f.position.position().unwrap_or(0)
-                    )
+        for (k, v) in own {
+            match out.iter_mut().find(|(_, ok, _)| ok.as_str() == k.as_str()) {
+                Some(slot) => *slot = (self.ctx.doc, k, v),
+                None => out.push((self.ctx.doc, k, v)),
+            }
+        }
+        out
+    }
+
+    fn group(&mut self, group: &Arc<GroupDef>, own: &[&'c (Node, Node)]) {
+        let entries = self.entries(group, own);
+        let mut open_fields: Vec<Given> = Vec::new();
+        let mut close: Option<Given> = None;
+        let mut children: Vec<(usize, Vec<&'c (Node, Node)>)> = Vec::new();
+        for (doc, k, v) in entries {
+            let key = k.as_str().unwrap_or_default();
+            if group.close.is_some() && key == group.close_as {
+                close = Some((doc, k, v));
+            } else if let Some((ci, child)) =
+                group.children.iter().enumerate().find_map(|(ci, &c)| {
+                    self.grammar
+                        .group_at(c)
+                        .filter(|g| g.plural == key)
+                        .map(|g| (ci, g))
                 })
-                .unwrap_or_default();
-            format!("{}{at}", f.message)
-        });
-        let (missing, unexpected) = compare(&expect, &outcomes);
-        results.push(CaseResult {
-            code: cf.rule.clone(),
-            name,
-            file: path.to_path_buf(),
-            missing,
-            unexpected,
-            failure,
-            outcomes,
-        });
+            {
+                let items: Vec<&'c Node> = match &v.value {
+                    Yaml::Seq(items) => items.iter().collect(),
+                    Yaml::Map(_) => vec![v],
+                    _ => {
+                        self.fault(
+                            doc,
+                            v.span,
+                            FaultKind::BadValue,
+                            format!("« {key} » est une liste de {}", child.name),
+                        );
+                        continue;
+                    }
+                };
+                for item in items {
+                    if !matches!(item.value, Yaml::Map(_)) {
+                        self.fault(
+                            doc,
+                            item.span,
+                            FaultKind::BadValue,
+                            format!("« {key} » est une liste de tables"),
+                        );
+                    }
+                    children.push((ci, item.entries().iter().collect()));
+                }
+            } else {
+                open_fields.push((doc, k, v));
+            }
+        }
+        match group.open.and_then(|o| self.grammar.record_at(o)) {
+            Some(def) => {
+                let def = Arc::clone(def);
+                self.record(&def, group, &open_fields);
+            }
+            None => {
+                if let Some((doc, k, _)) = open_fields.first() {
+                    let msg = format!(
+                        "le groupe {} n'a pas de champs : « {} » ne s'y lit pas",
+                        group.name,
+                        k.as_str().unwrap_or_default()
+                    );
+                    self.fault(doc, k.span, FaultKind::UnknownField, msg);
+                }
+            }
+        }
+        children.sort_by_key(|(ci, _)| *ci);
+        for (ci, entries) in children {
+            if let Some(child) = group
+                .children
+                .get(ci)
+                .and_then(|&c| self.grammar.group_at(c))
+            {
+                let child = Arc::clone(child);
+                self.group(&child, &entries);
+            }
+        }
+        if let Some((doc, k, v)) = close {
+            match group.close.and_then(|c| self.grammar.record_at(c)) {
+                Some(def) => {
+                    let def = Arc::clone(def);
+                    let fields: Vec<Given> =
+                        v.entries().iter().map(|(fk, fv)| (doc, fk, fv)).collect();
+                    self.record(&def, group, &fields);
+                }
+                None => self.fault(
+                    doc,
+                    k.span,
+                    FaultKind::UnknownField,
+                    format!("{} n'a pas d'enregistrement de fin", group.name),
+                ),
+            }
+        }
     }
-    Ok(results)
+
+    /// One record from its given fields: each value through the field's decoder, `faulty`
+    /// fields unreadable, the others absent.
+    fn record(&mut self, def: &Arc<crate::model::RecordDef>, group: &GroupDef, fields: &[Given]) {
+        self.line += 1;
+        let mut faulty: HashSet<String> = HashSet::new();
+        for (doc, _, v) in fields.iter().filter(|(_, k, _)| k.as_str() == Some(FAULTY)) {
+            let names: Vec<&Node> = match &v.value {
+                Yaml::Seq(items) => items.iter().collect(),
+                _ => vec![*v],
+            };
+            for n in names {
+                match n.as_str() {
+                    Some(name) if def.field(name).is_some() => {
+                        faulty.insert(name.to_string());
+                    }
+                    _ => self.fault(
+                        doc,
+                        n.span,
+                        FaultKind::UnknownField,
+                        format!(
+                            "`{FAULTY}` : « {} » n'est pas un champ de {}",
+                            n.as_str().unwrap_or_default(),
+                            def.name
+                        ),
+                    ),
+                }
+            }
+        }
+        let mut values = vec![Value::Absent; def.fields.len()];
+        let mut line_faults = Vec::new();
+        for (doc, k, v) in fields.iter().filter(|(_, k, _)| k.as_str() != Some(FAULTY)) {
+            let key = k.as_str().unwrap_or_default();
+            let Some(i) = def.field_index(key) else {
+                let names: Vec<&str> = def.fields.iter().map(|f| f.name.as_str()).collect();
+                let hint = closest(key, names.iter().copied())
+                    .map(|s| format!(" ; vouliez-vous dire « {s} » ?"))
+                    .unwrap_or_default();
+                self.fault(
+                    doc,
+                    k.span,
+                    FaultKind::UnknownField,
+                    format!(
+                        "champ « {key} » inconnu de l'enregistrement {} ({}){hint}",
+                        def.name, group.name
+                    ),
+                );
+                continue;
+            };
+            let Some(f) = def.fields.get(i) else { continue };
+            if faulty.contains(key) {
+                continue;
+            }
+            match self.value(f, v) {
+                Ok(value) => {
+                    if let Some(slot) = values.get_mut(i) {
+                        *slot = value;
+                    }
+                }
+                Err(msg) => self.fault(
+                    doc,
+                    v.span,
+                    FaultKind::BadValue,
+                    format!("champ {} : {msg}", f.name),
+                ),
+            }
+        }
+        for f in def.fields.iter().filter(|f| faulty.contains(&f.name)) {
+            line_faults.push(field_fault(
+                &f.name,
+                f.column(),
+                &crate::grammar::field::expected(&f.ty, Some(f.len)),
+            ));
+        }
+        let record_index = self
+            .grammar
+            .records
+            .iter()
+            .position(|r| Arc::ptr_eq(r, def));
+        self.lines.push((
+            Decoded {
+                record_index,
+                record: Some(Record {
+                    def: Arc::clone(def),
+                    values: values.into(),
+                    line: self.line,
+                }),
+                faults: line_faults,
+            },
+            self.line,
+        ));
+    }
+
+    /// A value as the field's decoder reads it from the zone a file would hold.
+    fn value(&self, f: &FieldDef, v: &Node) -> Result<Value, String> {
+        let text = match &v.value {
+            Yaml::Null => String::new(),
+            Yaml::Scalar { text, .. } => text.clone(),
+            _ => return Err("une valeur simple est attendue".into()),
+        };
+        let fixed = matches!(self.grammar.layout, Layout::Fixed { .. });
+        let raw = zone_text(f, &text, fixed)?;
+        let raw = if fixed {
+            let n = raw.chars().count();
+            if n > f.len {
+                return Err(format!(
+                    "« {text} » ne tient pas dans sa zone de {} caractères",
+                    f.len
+                ));
+            }
+            format!("{raw}{}", " ".repeat(f.len - n))
+        } else {
+            raw
+        };
+        let bytes: Vec<u8> = if self.grammar.latin1() {
+            raw.chars()
+                .map(|c| {
+                    u8::try_from(u32::from(c))
+                        .map_err(|_| format!("« {c} » n'existe pas en ISO-8859-1"))
+                })
+                .collect::<Result<_, _>>()?
+        } else {
+            raw.into_bytes()
+        };
+        decode_field(self.grammar, f, &bytes).map_err(|fault| {
+            if text.is_empty() {
+                format!("vide, alors que le champ est obligatoire ({}) ; `{FAULTY}: [{}]` le rend illisible", fault.message, f.name)
+            } else {
+                format!("« {text} » refusé : {}", fault.message)
+            }
+        })
+    }
 }
 
-fn yaml_text(v: &Yaml) -> String {
-    match v {
-        Yaml::String(s) => s.clone(),
-        Yaml::Number(n) => n.to_string(),
-        Yaml::Bool(b) => b.to_string(),
-        Yaml::Null => String::new(),
-        other => serde_yaml::to_string(other)
-            .unwrap_or_default()
-            .trim()
-            .to_string(),
+/// What a file would hold for `text` (as a case writes it: dates `AAAA-MM-JJ`, amounts in
+/// euros with a dot, booleans `true`/`false` or their spelling).
+fn zone_text(f: &FieldDef, text: &str, fixed: bool) -> Result<String, String> {
+    if text.is_empty() {
+        return Ok(String::new());
+    }
+    Ok(match &f.ty {
+        FieldType::Date(p) => {
+            let d = NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .map_err(|_| format!("« {text} » : date AAAA-MM-JJ attendue"))?;
+            if *p == DatePattern::Jjmmaa && !(2000..=2099).contains(&d.year()) {
+                return Err(format!(
+                    "« {text} » : une date JJMMAA est entre 2000 et 2099"
+                ));
+            }
+            d.format(p.chrono_format()).to_string()
+        }
+        FieldType::Amount {
+            decimals,
+            separator,
+        } => {
+            let units = amount_units(text, *decimals)?;
+            match separator {
+                None if fixed => format!("{units:0width$}", width = f.len),
+                None => units.to_string(),
+                Some(sep) => {
+                    let scale = 10u64.pow(*decimals);
+                    let (int, frac) = (units / scale, units % scale);
+                    if *decimals == 0 {
+                        int.to_string()
+                    } else {
+                        format!(
+                            "{int}{}{frac:0width$}",
+                            char::from(*sep),
+                            width = *decimals as usize
+                        )
+                    }
+                }
+            }
+        }
+        FieldType::Integer => {
+            let i: u64 = text
+                .parse()
+                .map_err(|_| format!("« {text} » : nombre entier positif attendu"))?;
+            if fixed {
+                format!("{i:0width$}", width = f.len)
+            } else {
+                i.to_string()
+            }
+        }
+        FieldType::Bool { yes, no } => match text {
+            "true" => yes.first().cloned().unwrap_or_default(),
+            "false" => no.first().cloned().unwrap_or_default(),
+            other => other.to_string(),
+        },
+        _ => text.to_string(),
+    })
+}
+
+/// An amount written in euros (`12.50`, `12.5`, `12`) in units of its last decimal.
+fn amount_units(text: &str, decimals: u32) -> Result<u64, String> {
+    let bad = || format!("« {text} » : montant positif attendu (12.50)");
+    let (int, frac) = text.split_once('.').unwrap_or((text, ""));
+    if frac.len() > decimals as usize
+        || int.is_empty()
+        || !int.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Err(bad());
+    }
+    let int: u64 = int.parse().map_err(|_| bad())?;
+    let frac_value: u64 = if frac.is_empty() {
+        0
+    } else {
+        frac.parse().map_err(|_| bad())?
+    };
+    let pad = 10u64.pow(decimals - u32::try_from(frac.len()).map_err(|_| bad())?);
+    int.checked_mul(10u64.pow(decimals))
+        .and_then(|i| i.checked_add(frac_value * pad))
+        .ok_or_else(bad)
+}
+
+/// The value of `key` of an outcome, as an expectation writes it.
+fn outcome_key(o: &Outcome, key: &str) -> Option<String> {
+    match key {
+        "code" => Some(o.code.to_string()),
+        "kind" => Some(o.kind.as_str().to_string()),
+        "severity" => Some(o.severity.as_str().to_string()),
+        "message" => Some(o.message.clone()),
+        "text" => o.text.clone(),
+        "motif" => o.details.motif.clone(),
+        "field" => o
+            .details
+            .field
+            .clone()
+            .or_else(|| o.source.as_ref().and_then(|s| s.field.clone())),
+        subject => o.subject.get(subject).map(str::to_string),
     }
 }
 
-/// Matches expectations (partial subjects, optionally `text`/`message`) with outcomes.
-fn compare(expect: &[Yaml], outcomes: &[Outcome]) -> (Vec<String>, Vec<String>) {
-    let mut used = vec![false; outcomes.len()];
+/// Matches expectations with outcomes. Input errors (`PARSE`, `STRUCTURE`) that a case's
+/// `faulty` fields cause are compared only when the case expects one.
+fn compare(expect: &[Expectation], outcomes: &[Outcome]) -> (Vec<String>, Vec<String>) {
+    let input_error = |o: &Outcome| {
+        o.kind == Kind::Error
+            && (&*o.code == ErrorCode::Parse.as_str() || &*o.code == ErrorCode::Structure.as_str())
+    };
+    let wants_input_errors = expect.iter().any(|e| {
+        e.0.iter().any(|(k, v)| {
+            k == "code" && (v == ErrorCode::Parse.as_str() || v == ErrorCode::Structure.as_str())
+        })
+    });
+    let compared: Vec<&Outcome> = outcomes
+        .iter()
+        .filter(|o| wants_input_errors || !input_error(o))
+        .collect();
+    let mut used = vec![false; compared.len()];
     let mut missing = Vec::new();
     for e in expect {
-        let Some(m) = e.as_mapping() else {
-            missing.push(format!(
-                "{} (une attente est une map de clés du sujet)",
-                yaml_text(e)
-            ));
-            continue;
-        };
         let matches = |o: &Outcome| {
-            m.iter().all(|(k, v)| {
-                let k = k.as_str().unwrap_or("");
-                let v = yaml_text(v);
-                match k {
-                    "text" => o.text.as_deref() == Some(v.as_str()),
-                    "message" => o.message == v,
-                    "code" => *o.code == *v,
-                    _ => o.subject.get(k) == Some(v.as_str()),
-                }
-            })
+            e.0.iter()
+                .all(|(k, v)| outcome_key(o, k).as_deref() == Some(v.as_str()))
         };
-        match outcomes
+        let found = compared
             .iter()
-            .enumerate()
-            .find(|(i, o)| !used[*i] && matches(o))
-        {
-            Some((i, _)) => used[i] = true,
+            .zip(used.iter_mut())
+            .find(|(o, u)| !**u && matches(o));
+        match found {
+            Some((_, u)) => *u = true,
             None => missing.push(
-                m.iter()
-                    .map(|(k, v)| format!("{}={}", yaml_text(k), yaml_text(v)))
+                e.0.iter()
+                    .map(|(k, v)| format!("{k}={v}"))
                     .collect::<Vec<_>>()
                     .join(" "),
             ),
         }
     }
-    let unexpected = outcomes
+    let unexpected = compared
         .iter()
         .zip(&used)
         .filter(|(_, u)| !**u)
-        .map(|(o, _)| format!("{} {}", o.code, o.subject))
+        .map(|(o, _)| {
+            if o.kind == Kind::Error {
+                format!("{} {} — {}", o.code, o.subject, o.message)
+            } else {
+                format!("{} {}", o.code, o.subject)
+            }
+        })
         .collect();
     (missing, unexpected)
 }
 
-/// Builds the units the assembler would hand over for this root node.
-fn build_units(
-    grammar: &Arc<Grammar>,
-    body: &Mapping,
-    defaults: &Mapping,
-    path: &Path,
-) -> Result<Vec<Unit>, String> {
-    let mut builder = Builder {
-        grammar,
-        defaults,
-        line: 0,
-        keys: KeyTracker::default(),
-    };
-    let mut chain = Vec::new();
-    let root = builder.node(0, body, 1, &mut chain)?;
-    let file: Arc<str> = Arc::from(
-        path.file_name()
-            .map(|f| f.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-    );
-    let mut units = Vec::new();
-    if root.group.stream {
-        let bare = Arc::new(root.bare());
-        for list in &root.children {
-            for child in list {
-                units.push(Unit {
-                    file: Arc::clone(&file),
-                    grammar: Arc::clone(grammar),
-                    ancestors: vec![Arc::clone(&bare)],
-                    node: Arc::clone(child),
-                });
-            }
-        }
-        units.push(Unit {
-            file,
-            grammar: Arc::clone(grammar),
-            ancestors: Vec::new(),
-            node: bare,
-        });
-    } else {
-        units.push(Unit {
-            file,
-            grammar: Arc::clone(grammar),
-            ancestors: Vec::new(),
-            node: Arc::new(root),
-        });
+/// What a snapshot pins of a case file's results, as text: each case's name and the code,
+/// severity, subject, message and guidance text of each outcome. The snapshot test and
+/// `vigie rules test --accept` write it with this one function.
+pub fn snapshot(results: &[CaseResult]) -> String {
+    #[derive(Serialize)]
+    struct View<'a> {
+        case: &'a str,
+        outcomes: Vec<OutcomeView<'a>>,
     }
-    Ok(units)
-}
-
-struct Builder<'a> {
-    grammar: &'a Grammar,
-    defaults: &'a Mapping,
-    line: u32,
-    keys: KeyTracker,
-}
-
-impl Builder<'_> {
-    fn node(
-        &mut self,
-        gi: usize,
-        body: &Mapping,
-        rank: u32,
-        chain: &mut Vec<Node>,
-    ) -> Result<Node, String> {
-        let group = Arc::clone(&self.grammar.groups[gi]);
-        let mut fields = self
-            .defaults
-            .get(group.name.as_str())
-            .and_then(Yaml::as_mapping)
-            .cloned()
-            .unwrap_or_default();
-        for (k, v) in body {
-            fields.insert(k.clone(), v.clone());
-        }
-        self.line += 1;
-        let mut node = Node::new(Arc::clone(&group), self.line);
-        node.rank = rank;
-        node.records = 1;
-        let mut close_fields = None;
-        let mut child_bodies: Vec<(usize, Vec<Mapping>)> = Vec::new();
-        let mut open_fields = Mapping::new();
-        for (k, v) in &fields {
-            let key = k.as_str().ok_or("les clés sont des noms de champ")?;
-            if group.close.is_some() && key == group.close_as {
-                close_fields = Some(
-                    v.as_mapping()
-                        .ok_or_else(|| format!("« {key} » est une map de champs"))?
-                        .clone(),
-                );
-            } else if let Some(ci) = group
-                .children
-                .iter()
-                .position(|&c| self.grammar.groups[c].plural == key)
-            {
-                let list = match v {
-                    Yaml::Sequence(s) => s
-                        .iter()
-                        .map(|x| {
-                            x.as_mapping()
-                                .cloned()
-                                .ok_or_else(|| format!("« {key} » est une liste de maps"))
-                        })
-                        .collect::<Result<Vec<_>, _>>()?,
-                    Yaml::Mapping(m) => vec![m.clone()],
-                    _ => return Err(format!("« {key} » est une liste")),
-                };
-                child_bodies.push((ci, list));
-            } else {
-                open_fields.insert(k.clone(), v.clone());
-            }
-        }
-        if let Some(oi) = group.open {
-            node.open = Some(record(&self.grammar.records[oi], &open_fields, self.line)?);
-        } else if !open_fields.is_empty() {
-            return Err(format!("le groupe {} n'a pas de champs", group.name));
-        }
-        chain.push(node);
-        // Duplicate keys, as the assembler assigns them when the node opens.
-        let top = chain.len() - 1;
-        let refs: Vec<&Node> = chain.iter().collect();
-        chain[top].occurrence = self.keys.occurrence(&refs);
-        child_bodies.sort_by_key(|(ci, _)| *ci);
-        for (ci, list) in child_bodies {
-            for (i, b) in list.iter().enumerate() {
-                let child = self.node(group.children[ci], b, i as u32 + 1, chain)?;
-                let n = &mut chain[top];
-                n.records += child.records;
-                n.counts[ci] += 1;
-                n.children[ci].push(Arc::new(child));
-            }
-        }
-        let mut node = chain.pop().expect("pushed above");
-        if let Some(cf) = close_fields {
-            let ci = group.close.ok_or("pas d'enregistrement de fin")?;
-            self.line += 1;
-            node.close = Some(record(&self.grammar.records[ci], &cf, self.line)?);
-            node.records += 1;
-        }
-        Ok(node)
+    #[derive(Serialize)]
+    struct OutcomeView<'a> {
+        code: &'a str,
+        severity: &'a str,
+        subject: std::collections::BTreeMap<&'a str, &'a str>,
+        message: &'a str,
+        text: Option<&'a str>,
     }
-}
-
-fn record(def: &Arc<RecordDef>, fields: &Mapping, line: u32) -> Result<Record, String> {
-    for k in fields.keys() {
-        let k = k.as_str().unwrap_or("");
-        if def.field_index(k).is_none() {
-            return Err(format!(
-                "champ « {k} » inconnu de l'enregistrement {} (champs : {})",
-                def.name,
-                def.fields
-                    .iter()
-                    .map(|f| f.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-        }
-    }
-    let values = def
-        .fields
+    let view: Vec<View> = results
         .iter()
-        .map(|f| match fields.get(f.name.as_str()) {
-            None | Some(Yaml::Null) => Ok(Value::Absent),
-            Some(v) => value(&f.ty, v).ok_or_else(|| {
-                format!(
-                    "champ {} : valeur « {} » incompatible avec son type",
-                    f.name,
-                    yaml_text(v)
-                )
-            }),
+        .map(|r| View {
+            case: &r.name,
+            outcomes: r
+                .outcomes
+                .iter()
+                .map(|o| OutcomeView {
+                    code: &o.code,
+                    severity: o.severity.as_str(),
+                    subject: o
+                        .subject
+                        .0
+                        .iter()
+                        .map(|(k, v)| (&**k, v.as_str()))
+                        .collect(),
+                    message: &o.message,
+                    text: o.text.as_deref(),
+                })
+                .collect(),
         })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Record {
-        def: Arc::clone(def),
-        values: values.into(),
-        line,
-    })
+        .collect();
+    serde_yaml::to_string(&view).unwrap_or_default()
 }
 
-/// A YAML scalar as a typed value: dates `AAAA-MM-JJ`, amounts in euros (`12.50`), booleans
-/// `true`/`false` or their grammar spellings, everything else as written.
-fn value(ty: &FieldType, v: &Yaml) -> Option<Value> {
-    match ty {
-        // An empty text is absent, as the decoder reads an empty zone or column.
-        FieldType::Text
-        | FieldType::Digits
-        | FieldType::Enum(_)
-        | FieldType::Hex
-        | FieldType::Filler => {
-            let t = yaml_text(v);
-            let t = t.trim_end();
-            Some(if t.is_empty() {
-                Value::Absent
-            } else {
-                Value::Text(t.into())
-            })
-        }
-        FieldType::Integer => v
-            .as_i64()
-            .or_else(|| yaml_text(v).parse().ok())
-            .map(Value::Int),
-        FieldType::Amount { decimals, .. } => {
-            let s = yaml_text(v);
-            let (int, frac) = s.split_once('.').unwrap_or((&s, ""));
-            if frac.len() > *decimals as usize {
-                return None;
-            }
-            let int: i64 = int.parse().ok()?;
-            let frac_val: i64 = if frac.is_empty() {
-                0
-            } else {
-                frac.parse().ok()?
-            };
-            Some(Value::Int(
-                int * 10i64.pow(*decimals) + frac_val * 10i64.pow(*decimals - frac.len() as u32),
-            ))
-        }
-        FieldType::Date(_) => NaiveDate::parse_from_str(&yaml_text(v), "%Y-%m-%d")
-            .ok()
-            .map(Value::Date),
-        FieldType::Bool { yes, no } => match v {
-            Yaml::Bool(b) => Some(Value::Bool(*b)),
-            other => {
-                let s = yaml_text(other);
-                if yes.contains(&s) {
-                    Some(Value::Bool(true))
-                } else if no.contains(&s) {
-                    Some(Value::Bool(false))
-                } else {
-                    None
-                }
-            }
-        },
-    }
+/// Where `vigie rules test --accept` and the snapshot test keep the snapshot of a case file:
+/// `<snapshots>/rule_snapshots__rule_cases@<set>__cases__<file>.snap`, the name insta gives.
+pub fn snapshot_path(snapshots: &Path, rules_dir: &Path, case_file: &Path) -> Option<PathBuf> {
+    let rel = case_file.strip_prefix(rules_dir).ok()?;
+    let name: Vec<String> = rel
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    Some(snapshots.join(format!(
+        "rule_snapshots__rule_cases@{}.snap",
+        name.join("__")
+    )))
+}
+
+/// The whole snapshot file insta reads: its header, then [`snapshot`].
+pub fn snapshot_file(input_file: &str, results: &[CaseResult]) -> String {
+    format!(
+        "---\nsource: tests/rule_snapshots.rs\nexpression: snapshot\ninput_file: {input_file}\n---\n{}",
+        snapshot(results)
+    )
 }

@@ -2,15 +2,13 @@
 //! grammar's field names (one getter per name, registered at start-up from the grammars, so a
 //! new grammar field is usable without recompiling), helpers, and limits.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use rhai::{Array, Dynamic, Engine, EvalAltResult, ImmutableString, OptimizationLevel};
 
+use super::bindings::{Bindings, GroupProp};
 use super::helpers;
-use crate::facts::join::alive;
-use crate::grammar::{GrammarSet, GroupProp};
-use crate::record::{Linked, Node, NodeState, Value};
+use crate::model::{alive, Linked, Node, NodeState, Value};
 
 /// Limits every script runs under; a runaway script is stopped, not waited for.
 #[derive(Debug, Clone, Copy, serde::Deserialize)]
@@ -60,32 +58,36 @@ impl Fact {
         rec.map_or(self.node.group.name.as_str(), |r| r.def.name.as_str())
     }
 
-    /// Reads property `prop` (global id) named `name`.
-    fn get(&self, prop: usize, name: &str) -> Result<Dynamic, Box<EvalAltResult>> {
+    /// Reads property `prop` (an id of `b`) named `name`.
+    fn get(&self, b: &Bindings, prop: usize, name: &str) -> Result<Dynamic, Box<EvalAltResult>> {
         let rec = if self.close {
             self.node.close.as_ref()
         } else {
             self.node.open.as_ref()
         };
         if let Some(r) = rec {
-            if let Some(i) = r.def.slot(prop) {
-                return Ok(to_dynamic(&r.values[i]));
+            if let Some(v) = b.field_slot(r.def.id, prop).and_then(|i| r.values.get(i)) {
+                return Ok(to_dynamic(v));
             }
         }
         if !self.close {
             let n = &self.node;
-            match n.group.prop(prop) {
+            match b.group_prop(n.group.id, prop) {
                 GroupProp::Children(ci) => {
                     return Ok(Dynamic::from_array(
-                        n.children[ci]
-                            .iter()
+                        n.children
+                            .get(ci)
+                            .into_iter()
+                            .flatten()
                             .map(|c| Dynamic::from(Fact::new(Arc::clone(c))))
                             .collect(),
                     ))
                 }
                 GroupProp::Single(ci) => {
-                    return Ok(n.children[ci]
-                        .first()
+                    return Ok(n
+                        .children
+                        .get(ci)
+                        .and_then(|c| c.first())
                         .map_or(Dynamic::UNIT, |c| Dynamic::from(Fact::new(Arc::clone(c)))))
                 }
                 GroupProp::Close => {
@@ -133,8 +135,8 @@ pub fn to_dynamic(v: &Value) -> Dynamic {
     }
 }
 
-/// Builds an engine knowing every property of `grammars`, the helpers, and `limits`.
-pub fn build(grammars: &GrammarSet, limits: &Limits) -> Engine {
+/// Builds an engine knowing every property of `bindings`, the helpers, and `limits`.
+pub fn build(bindings: &Arc<Bindings>, limits: &Limits) -> Engine {
     let mut e = Engine::new();
     e.set_optimization_level(OptimizationLevel::Simple)
         .set_strict_variables(true)
@@ -146,53 +148,50 @@ pub fn build(grammars: &GrammarSet, limits: &Limits) -> Engine {
         .set_max_array_size(limits.max_array_size)
         .set_max_map_size(limits.max_map_size);
     e.on_print(|_| {}).on_debug(|_, _, _| {});
+    // A rule must be readable as written: `eval` would escape every check.
+    e.disable_symbol("eval");
     e.register_type_with_name::<Fact>("Fact");
-    for (id, name) in grammars.props.iter().enumerate() {
+    for (id, name) in bindings.names.iter().enumerate() {
         let name_c = name.clone();
-        e.register_get(name, move |f: &mut Fact| f.get(id, &name_c));
+        let b = Arc::clone(bindings);
+        e.register_get(name, move |f: &mut Fact| f.get(&b, id, &name_c));
     }
-    let ids: Arc<HashMap<String, usize>> = Arc::new(
-        grammars
-            .props
-            .iter()
-            .cloned()
-            .enumerate()
-            .map(|(i, n)| (n, i))
-            .collect(),
-    );
-    register_fact_helpers(&mut e, ids);
+    register_fact_helpers(&mut e, bindings);
     helpers::register(&mut e);
     e
 }
 
-fn prop_id(ids: &HashMap<String, usize>, name: &str) -> Result<usize, Box<EvalAltResult>> {
-    ids.get(name)
-        .copied()
+fn prop_id(b: &Bindings, name: &str) -> Result<usize, Box<EvalAltResult>> {
+    b.id(name)
         .ok_or_else(|| format!("aucune grammaire n'a de champ « {name} »").into())
 }
 
 /// Native helpers over facts and lists of facts, so loops run in Rust.
-fn register_fact_helpers(e: &mut Engine, ids: Arc<HashMap<String, usize>>) {
-    let i = Arc::clone(&ids);
+fn register_fact_helpers(e: &mut Engine, bindings: &Arc<Bindings>) {
+    let i = Arc::clone(bindings);
     e.register_fn(
         "count",
         move |f: &mut Fact, list: &str| -> Result<i64, Box<EvalAltResult>> {
-            match f.node.group.prop(prop_id(&i, list)?) {
-                GroupProp::Children(ci) | GroupProp::Single(ci) => Ok(i64::from(f.node.counts[ci])),
+            match i.group_prop(f.node.group.id, prop_id(&i, list)?) {
+                GroupProp::Children(ci) | GroupProp::Single(ci) => {
+                    Ok(f.node.counts.get(ci).copied().map_or(0, i64::from))
+                }
                 _ => Err(format!("« {list} » n'est pas une liste de {}", f.node.group.name).into()),
             }
         },
     );
-    let i = Arc::clone(&ids);
+    let i = Arc::clone(bindings);
     e.register_fn(
         "sum",
         move |list: &mut Array, field: &str| -> Result<i64, Box<EvalAltResult>> {
             let id = prop_id(&i, field)?;
             let mut total = 0i64;
             for item in list.iter() {
-                let v = fact_of(item)?.get(id, field)?;
+                let v = fact_of(item)?.get(&i, id, field)?;
                 if let Some(n) = v.clone().try_cast::<i64>() {
-                    total += n;
+                    total = total
+                        .checked_add(n)
+                        .ok_or_else(|| format!("sum : « {field} » dépasse la capacité"))?;
                 } else if !v.is_unit() {
                     return Err(format!("sum : « {field} » n'est pas un nombre").into());
                 }
@@ -201,14 +200,14 @@ fn register_fact_helpers(e: &mut Engine, ids: Arc<HashMap<String, usize>>) {
         },
     );
     for (name, want_max) in [("min", false), ("max", true)] {
-        let i = Arc::clone(&ids);
+        let i = Arc::clone(bindings);
         e.register_fn(
             name,
             move |list: &mut Array, field: &str| -> Result<Dynamic, Box<EvalAltResult>> {
                 let id = prop_id(&i, field)?;
                 let mut best: Option<Dynamic> = None;
                 for item in list.iter() {
-                    let v = fact_of(item)?.get(id, field)?;
+                    let v = fact_of(item)?.get(&i, id, field)?;
                     if v.is_unit() {
                         continue;
                     }

@@ -9,14 +9,16 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use rhai::{Caches, Dynamic, Engine, EvalAltResult, GlobalRuntimeState, Map, Position, Scope, AST};
 
+use super::bindings::Bindings;
 use super::contain::{contain, Contained, CONTAINED_PANIC};
 use super::engine::{self, Fact, Limits};
 use super::helpers::{date_fr, euros};
 use super::manifest::{compile_scope, scope_chain, RuleSet};
-use crate::facts::{resolve, subject_of, Unit};
-use crate::grammar::{FieldType, GrammarSet};
-use crate::outcome::{Details, Kind, Outcome, Severity, Source, Subject};
-use crate::record::{Node, NodeState, Value};
+use crate::facts::{resolve, subject_of};
+use crate::model::{
+    Details, ErrorCode, FieldType, GrammarSet, Kind, Node, NodeState, Outcome, Severity, Source,
+    Subject, Unit, Value,
+};
 
 struct CompiledSet {
     set: Arc<RuleSet>,
@@ -26,7 +28,7 @@ struct CompiledSet {
     base_len: usize,
     /// Compiled script per rule (`None` when it did not compile: reported once).
     asts: Vec<Option<AST>>,
-    /// Rules evaluated on their own, per group (its [`group_id`]).
+    /// Rules evaluated on their own, per group id.
     by_scope: HashMap<usize, Vec<usize>>,
     /// Choices per group, with their compiled key expression.
     choices: HashMap<usize, Vec<(usize, AST)>>,
@@ -35,12 +37,21 @@ struct CompiledSet {
 /// A rule that failed on at least one fact.
 #[derive(Debug, Clone)]
 pub struct Failure {
+    /// `RULE` for a rule or a choice key, `INTERNAL` for vigie itself.
+    pub error: ErrorCode,
+    /// The rule set (`name@version`).
     pub set: Arc<str>,
+    /// The rule (or choice) that failed.
     pub code: Arc<str>,
+    /// Its script (or manifest, for a choice key).
     pub script: PathBuf,
+    /// Why it stopped, on the first fact.
     pub message: String,
+    /// Where in the script.
     pub position: Position,
+    /// The first fact it failed on.
     pub subject: Subject,
+    /// Facts it failed on.
     pub count: u64,
 }
 
@@ -48,7 +59,7 @@ impl Failure {
     /// The failure as one error outcome.
     pub fn to_outcome(&self) -> Outcome {
         let mut o = Outcome::error(
-            "RULE",
+            self.error,
             &Arc::from(self.script.display().to_string()),
             self.position.line().map(|l| l as u32),
             self.position.position().map(|c| c as u32),
@@ -101,8 +112,13 @@ fn merged_limits(sets: &[Arc<RuleSet>]) -> Limits {
 
 impl Evaluator {
     /// Builds an engine and compiles every rule of `sets` (already validated at load).
-    pub fn new(grammars: &GrammarSet, sets: &[Arc<RuleSet>], as_of: NaiveDate) -> Evaluator {
-        let engine = engine::build(grammars, &merged_limits(sets));
+    pub fn new(
+        grammars: &GrammarSet,
+        bindings: &Arc<Bindings>,
+        sets: &[Arc<RuleSet>],
+        as_of: NaiveDate,
+    ) -> Evaluator {
+        let engine = engine::build(bindings, &merged_limits(sets));
         let mut compiled = Vec::new();
         let mut failures = HashMap::new();
         for (si, set) in sets.iter().enumerate() {
@@ -110,7 +126,7 @@ impl Evaluator {
             let scopes_of = |group: &str| -> Vec<usize> {
                 set.grammars
                     .iter()
-                    .filter_map(|g| grammars.get(g)?.group(group).map(group_id))
+                    .filter_map(|g| grammars.get(g)?.group(group).map(|g| g.id))
                     .collect()
             };
             let mut asts = Vec::new();
@@ -132,6 +148,7 @@ impl Evaluator {
                         failures.insert(
                             FailureKey::Rule(si, ri),
                             Failure {
+                                error: ErrorCode::Rule,
                                 set: Arc::clone(&set.id),
                                 code: Arc::clone(&rule.code),
                                 script: rule.script_path.clone(),
@@ -192,7 +209,8 @@ impl Evaluator {
             let refs: Vec<&Node> = chain.iter().map(|n| &**n).collect();
             count_failure(&mut self.failures, FailureKey::Internal, || Failure {
                 set: Arc::from("vigie"),
-                code: Arc::from(INTERNAL),
+                code: Arc::from(ErrorCode::Internal.as_str()),
+                error: ErrorCode::Internal,
                 script: PathBuf::new(),
                 message: CONTAINED_PANIC.to_string(),
                 position: Position::NONE,
@@ -227,7 +245,7 @@ impl Evaluator {
     fn run_rules(&mut self, unit: &Unit, chain: &[Arc<Node>], out: &mut Vec<Outcome>) {
         let node = chain.last().expect("chain holds the node");
         let sound = node.state == NodeState::Sound;
-        let key = group_id(&node.group);
+        let key = node.group.id;
         let refs: Vec<&Node> = chain.iter().map(|n| &**n).collect();
         let date = node
             .group
@@ -272,6 +290,7 @@ impl Evaluator {
                     }
                     Err((message, position)) => {
                         count_failure(failures, FailureKey::Rule(si, ri), || Failure {
+                            error: ErrorCode::Rule,
                             set: Arc::clone(&cs.set.id),
                             code: Arc::clone(&rule.code),
                             script: rule.script_path.clone(),
@@ -312,6 +331,7 @@ impl Evaluator {
                     Err(message) => {
                         count_failure(&mut self.failures, FailureKey::Choice(si, *ci), || {
                             Failure {
+                                error: ErrorCode::Rule,
                                 set: Arc::clone(&cs.set.id),
                                 code: Arc::clone(&choice.name),
                                 script: cs.set.dir.join(super::manifest::MANIFEST),
@@ -359,15 +379,6 @@ fn count_failure(
 ) {
     failures.entry(key).or_insert_with(first).count += 1;
 }
-
-/// A group's identity for lookups: its address, shared by every node of the group (groups are
-/// built once per grammar set and never move).
-fn group_id(g: &Arc<crate::grammar::GroupDef>) -> usize {
-    Arc::as_ptr(g) as usize
-}
-
-/// The code of a failure of vigie itself, outside any script.
-pub const INTERNAL: &str = "INTERNAL";
 
 /// What one script gave on one fact: its firings, or why it failed and where.
 type Evaluated = Result<Vec<Option<Map>>, (String, Position)>;
@@ -625,13 +636,14 @@ mod tests {
 
     use super::*;
     use crate::facts::{read_file, KeyTracker};
-    use crate::grammar::GrammarSet;
+    use crate::rules::manifest::Loader;
 
     /// A rule whose helper panics is stopped on each fact and reported once; the other rule of
     /// the set still gives its outcomes.
     #[test]
     fn a_panic_inside_a_rule_is_that_rule_s_failure() {
-        let grammars = GrammarSet::load(Path::new("grammars")).unwrap();
+        let grammars = crate::grammar::load(Path::new("grammars")).unwrap();
+        let bindings = Arc::new(Bindings::new(&grammars));
         let dir = std::env::temp_dir().join(format!("vigie-panic-{}", std::process::id()));
         std::fs::create_dir_all(dir.join("scripts")).unwrap();
         std::fs::write(
@@ -641,12 +653,13 @@ mod tests {
         .unwrap();
         std::fs::write(dir.join("scripts/boom.rhai"), "boom()").unwrap();
         std::fs::write(dir.join("scripts/tout.rhai"), "true").unwrap();
-        let limits = Limits::default();
-        let mut checker = engine::build(&grammars, &limits);
-        checker.register_fn("boom", || -> bool { panic!("a helper bug") });
-        let set = Arc::new(super::super::manifest::load(&dir, &grammars, Some(&checker)).unwrap());
+        let mut loader = Loader::new(&grammars, &bindings);
+        loader
+            .engine
+            .register_fn("boom", || -> bool { panic!("a helper bug") });
+        let set = Arc::new(loader.load(&dir).unwrap());
         let date = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
-        let mut ev = Evaluator::new(&grammars, &[set], date);
+        let mut ev = Evaluator::new(&grammars, &bindings, &[set], date);
         ev.engine
             .register_fn("boom", || -> bool { panic!("a helper bug") });
         let b2 = grammars.get("b2").unwrap().clone();

@@ -1,56 +1,107 @@
-//! Rule sets: a folder with `ruleset.yaml` (name, version, grammars, parameters, rules) and the
-//! Rhai scripts it names. Loading validates everything and gathers every fault; a rule set with
-//! any fault is refused whole.
+//! Rule sets: a folder with `ruleset.yaml` (name, version, grammars, parameters, rules,
+//! decision tables) and the Rhai scripts it names. Loading reads the manifest with the located
+//! YAML reader, checks every rule (see [`super::check`]) and gathers every fault of every rule
+//! set; a rule set with any fault is refused whole.
 
 use std::collections::HashSet;
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use rhai::{Dynamic, Engine, Scope, AST};
+use rhai::{Dynamic, Engine, Scope};
+use serde::de::{self, Visitor};
 use serde::Deserialize;
 
+use super::bindings::Bindings;
+use super::check;
 use super::engine::{self, Limits};
-use crate::diag::{Fault, Faults};
-use crate::grammar::GrammarSet;
-use crate::outcome::{Kind, Severity};
+use super::helpers::date_fr;
+use crate::diag::{Doc, Fault, FaultKind, Faults, Lenient, Ordered, Spanned};
+use crate::model::{GrammarSet, Kind, Severity, Span};
 
 /// The manifest's file name inside a rule-set folder.
 pub const MANIFEST: &str = "ruleset.yaml";
 
+/// Top-level keys of a manifest.
+const MANIFEST_KEYS: &[&str] = &[
+    "name",
+    "version",
+    "description",
+    "grammars",
+    "params",
+    "limits",
+    "rules",
+    "choices",
+];
+
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct ManifestSpec {
     name: String,
     version: String,
     #[serde(default)]
     description: String,
-    grammars: Vec<String>,
+    grammars: Vec<Spanned<String>>,
     #[serde(default)]
-    params: serde_yaml::Mapping,
+    params: Ordered<Spanned<String>, Spanned<Param>>,
     #[serde(default)]
     limits: Limits,
-    rules: Vec<serde_yaml::Value>,
+    rules: Vec<Lenient<Spanned<RuleSpec>>>,
     #[serde(default)]
-    choices: Vec<ChoiceSpec>,
+    choices: Vec<Lenient<Spanned<ChoiceSpec>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleSpec {
+    code: Spanned<String>,
+    #[serde(default)]
+    title: String,
+    kind: Kind,
+    severity: Severity,
+    scope: Spanned<String>,
+    script: Spanned<String>,
+    message: Spanned<String>,
+    guidance: Option<Spanned<String>>,
+    from: Option<Spanned<NaiveDate>>,
+    until: Option<Spanned<NaiveDate>>,
+    #[serde(default)]
+    damaged: bool,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ChoiceSpec {
-    name: String,
+    name: Spanned<String>,
     #[serde(default)]
     title: String,
-    scope: String,
-    key: String,
-    table: serde_yaml::Mapping,
+    scope: Spanned<String>,
+    key: Spanned<String>,
+    table: Ordered<Spanned<String>, Spanned<Candidates>>,
     #[serde(default)]
-    otherwise: Vec<String>,
+    otherwise: Spanned<Vec<String>>,
+}
+
+/// One rule code or a list of them.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Candidates {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Candidates {
+    fn into_vec(self) -> Vec<String> {
+        match self {
+            Candidates::One(c) => vec![c],
+            Candidates::Many(v) => v,
+        }
+    }
 }
 
 /// A decision table: on each fact of its scope, a Rhai expression gives a key (a NOEMIE motif),
 /// the table gives candidate rules in order, and the first candidate that fires is the only
-/// outcome. Rules named by a choice run only through it.
+/// outcome (hit policy: first). Rules named by a choice run only through it.
 #[derive(Debug, Clone)]
 pub struct Choice {
     pub name: Arc<str>,
@@ -72,24 +123,12 @@ impl Choice {
             .find(|(k, _)| k == key)
             .map_or(self.otherwise.as_slice(), |(_, c)| c.as_slice())
     }
-}
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RuleSpec {
-    code: String,
-    #[serde(default)]
-    title: String,
-    kind: Kind,
-    severity: Severity,
-    scope: String,
-    script: String,
-    message: String,
-    guidance: Option<String>,
-    from: Option<NaiveDate>,
-    until: Option<NaiveDate>,
-    #[serde(default)]
-    damaged: bool,
+    /// Whether the choice names rule `code`.
+    pub fn names(&self, code: &str) -> bool {
+        self.otherwise.iter().any(|x| x == code)
+            || self.table.iter().any(|(_, v)| v.iter().any(|x| x == code))
+    }
 }
 
 /// A parameter value, pushed into scripts as a constant of the same name.
@@ -102,7 +141,41 @@ pub enum Param {
     Date(NaiveDate),
 }
 
+impl<'de> Deserialize<'de> for Param {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Param, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Param;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("un nombre, un texte, un booléen ou une date AAAA-MM-JJ")
+            }
+            fn visit_bool<E>(self, b: bool) -> Result<Param, E> {
+                Ok(Param::Bool(b))
+            }
+            fn visit_i64<E>(self, i: i64) -> Result<Param, E> {
+                Ok(Param::Int(i))
+            }
+            fn visit_u64<E: de::Error>(self, u: u64) -> Result<Param, E> {
+                i64::try_from(u)
+                    .map(Param::Int)
+                    .map_err(|_| E::custom("nombre trop grand"))
+            }
+            fn visit_f64<E>(self, f: f64) -> Result<Param, E> {
+                Ok(Param::Float(f))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Param, E> {
+                Ok(match NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+                    Ok(d) => Param::Date(d),
+                    Err(_) => Param::Text(s.to_string()),
+                })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 impl Param {
+    /// The value a script sees.
     pub fn to_dynamic(&self) -> Dynamic {
         match self {
             Param::Int(i) => Dynamic::from(*i),
@@ -113,13 +186,14 @@ impl Param {
         }
     }
 
+    /// The value as texts show it.
     pub fn display(&self) -> String {
         match self {
             Param::Int(i) => i.to_string(),
             Param::Float(f) => f.to_string(),
             Param::Text(s) => s.clone(),
             Param::Bool(b) => if *b { "O" } else { "N" }.to_string(),
-            Param::Date(d) => super::helpers::date_fr(*d),
+            Param::Date(d) => date_fr(*d),
         }
     }
 }
@@ -127,23 +201,33 @@ impl Param {
 /// One rule: its catalogue entry and its script.
 #[derive(Debug, Clone)]
 pub struct Rule {
+    /// Catalogue code.
     pub code: Arc<str>,
+    /// A title for people.
     pub title: String,
+    /// What its outcomes are.
     pub kind: Kind,
+    /// Severity of its anomalies.
     pub severity: Severity,
     /// The grammar group it is evaluated on (`lot`, `facture`, `ligne`…).
     pub scope: String,
+    /// Its script file.
     pub script_path: PathBuf,
+    /// The script.
     pub source: String,
     /// Sentence for the agent, with `{placeholders}`.
     pub message: String,
     /// Text for the professional, with `{placeholders}`.
     pub guidance: Option<String>,
+    /// First day in force (by the fact's date).
     pub from: Option<NaiveDate>,
+    /// Last day in force.
     pub until: Option<NaiveDate>,
     /// Also runs on a node whose own checks a faulty field disabled (CAS-N-DUP: the key it
     /// reads was read). Never on an unreadable node.
     pub damaged: bool,
+    /// Where the rule's entry starts in the manifest.
+    pub span: Span,
 }
 
 impl Rule {
@@ -156,27 +240,39 @@ impl Rule {
 /// A loaded, validated rule set.
 #[derive(Debug)]
 pub struct RuleSet {
+    /// Its name.
     pub name: String,
+    /// Its version.
     pub version: String,
     /// `name@version`, carried by every outcome it decides.
     pub id: Arc<str>,
+    /// What it checks.
     pub description: String,
+    /// Its folder.
     pub dir: PathBuf,
+    /// The grammars it reads.
     pub grammars: Vec<String>,
+    /// Its parameters, as scripts see them.
     pub params: Vec<(String, Param)>,
+    /// Limits its scripts run under.
     pub limits: Limits,
+    /// Its rules.
     pub rules: Vec<Rule>,
+    /// Its decision tables.
     pub choices: Vec<Choice>,
 }
 
 impl RuleSet {
     /// Whether the rule `code` of scope `scope` runs only through a choice.
     pub fn is_chosen(&self, code: &str, scope: &str) -> bool {
-        self.choices.iter().any(|c| {
-            c.scope == scope
-                && (c.otherwise.iter().any(|x| x == code)
-                    || c.table.iter().any(|(_, v)| v.iter().any(|x| x == code)))
-        })
+        self.choices
+            .iter()
+            .any(|c| c.scope == scope && c.names(code))
+    }
+
+    /// The manifest's path.
+    pub fn manifest(&self) -> PathBuf {
+        self.dir.join(MANIFEST)
     }
 }
 
@@ -194,407 +290,340 @@ pub fn compile_scope(set: &RuleSet, groups: &[String], as_of: NaiveDate) -> Scop
     scope
 }
 
-/// The groups a rule of scope `scope` sees: that group and its ancestors, root first.
+/// The groups a rule of scope `scope` sees: that group and its ancestors, root first, in the
+/// first grammar of the set that has it.
 pub fn scope_chain(grammars: &GrammarSet, set: &RuleSet, scope: &str) -> Option<Vec<String>> {
-    for gname in &set.grammars {
-        let Some(g) = grammars.get(gname) else {
-            continue;
-        };
-        if let Some(group) = g.group(scope) {
-            let mut chain = vec![group.name.clone()];
-            let mut p = group.parent;
-            while let Some(i) = p {
-                chain.push(g.groups[i].name.clone());
-                p = g.groups[i].parent;
-            }
-            chain.reverse();
-            return Some(chain);
-        }
-    }
-    None
+    set.grammars
+        .iter()
+        .filter_map(|g| grammars.get(g))
+        .find_map(|g| {
+            g.group(scope)
+                .map(|group| g.ancestry(group).into_iter().map(str::to_string).collect())
+        })
 }
 
-fn param(v: &serde_yaml::Value) -> Option<Param> {
-    Some(match v {
-        serde_yaml::Value::Bool(b) => Param::Bool(*b),
-        serde_yaml::Value::Number(n) => match n.as_i64() {
-            Some(i) => Param::Int(i),
-            None => Param::Float(n.as_f64()?),
-        },
-        serde_yaml::Value::String(s) => match NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-            Ok(d) => Param::Date(d),
-            Err(_) => Param::Text(s.clone()),
-        },
-        _ => return None,
-    })
+/// What loading needs: the grammars, their property table, and an engine to check scripts.
+pub struct Loader<'a> {
+    pub grammars: &'a GrammarSet,
+    pub bindings: &'a Arc<Bindings>,
+    pub engine: Engine,
 }
 
-/// Loads the rule set of `dir`, validating it against `grammars` and compiling every script
-/// with `engine` (scripts are compiled again by each evaluator: this pass finds the faults).
-pub fn load(
-    dir: &Path,
-    grammars: &GrammarSet,
-    engine_for_check: Option<&Engine>,
-) -> Result<RuleSet, Faults> {
-    let path = dir.join(MANIFEST);
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        Faults(vec![Fault::new(
-            &path,
-            None,
-            None,
-            format!("manifeste illisible : {e}"),
-        )])
-    })?;
-    let spec: ManifestSpec =
-        serde_yaml::from_str(&text).map_err(|e| Faults(vec![Fault::yaml(&path, &e)]))?;
-    let mut faults = Vec::new();
-    for g in &spec.grammars {
-        if grammars.get(g).is_none() {
-            faults.push(Fault::at(
-                &path,
-                &text,
-                &["grammars:"],
-                format!("grammaire inconnue « {g} »"),
-            ));
+impl<'a> Loader<'a> {
+    /// A loader checking scripts with the engine rules run on (unoptimised, to see every call
+    /// as written).
+    pub fn new(grammars: &'a GrammarSet, bindings: &'a Arc<Bindings>) -> Loader<'a> {
+        let mut engine = engine::build(bindings, &Limits::default());
+        engine.set_optimization_level(rhai::OptimizationLevel::None);
+        Loader {
+            grammars,
+            bindings,
+            engine,
         }
     }
-    let mut params = Vec::new();
-    for (k, v) in &spec.params {
-        match (k.as_str(), param(v)) {
-            (Some(k), Some(p)) => params.push((k.to_string(), p)),
-            _ => faults.push(Fault::at(
-                &path,
-                &text,
-                &["params:", &format!("{}:", k.as_str().unwrap_or("?"))],
-                "un paramètre est un nombre, un texte, un booléen ou une date AAAA-MM-JJ",
-            )),
-        }
-    }
-    let mut set = RuleSet {
-        id: Arc::from(format!("{}@{}", spec.name, spec.version)),
-        name: spec.name,
-        version: spec.version,
-        description: spec.description,
-        dir: dir.to_path_buf(),
-        grammars: spec.grammars,
-        params,
-        limits: spec.limits,
-        rules: Vec::new(),
-        choices: Vec::new(),
-    };
-    let owned_engine;
-    let engine = match engine_for_check {
-        Some(e) => e,
-        None => {
-            owned_engine = engine::build(grammars, &set.limits);
-            &owned_engine
-        }
-    };
-    for (i, raw) in spec.rules.iter().enumerate() {
-        let code_hint = raw.get("code").and_then(|c| c.as_str()).map(str::to_string);
-        let anchor = code_hint.as_ref().map(|c| format!("code: {c}"));
-        let anchors: Vec<&str> = anchor.iter().map(String::as_str).collect();
-        let r: RuleSpec = match serde_yaml::from_value(raw.clone()) {
-            Ok(r) => r,
-            Err(e) => {
-                let what = code_hint.clone().unwrap_or_else(|| format!("n° {}", i + 1));
-                faults.push(Fault::at(
-                    &path,
-                    &text,
-                    &anchors,
-                    format!("règle {what} : {e}"),
-                ));
-                continue;
+
+    /// Loads and checks the rule set of `dir`.
+    pub fn load(&self, dir: &Path) -> Result<RuleSet, Faults> {
+        let path = dir.join(MANIFEST);
+        let doc = Doc::read(&path)?;
+        let mut faults = Vec::new();
+        doc.unknown_keys(&doc.root, MANIFEST_KEYS, &mut faults);
+        let spec: ManifestSpec = match doc.root_as() {
+            Ok(s) => s,
+            Err(f) => {
+                faults.push(f);
+                return Err(Faults(faults));
             }
         };
-        let at = |key: &str, msg: String| {
-            let mut a = anchors.clone();
-            let k = format!("{key}:");
-            a.push(&k);
-            Fault::at(&path, &text, &a, msg)
-        };
-        let Some(chain) = scope_chain(grammars, &set, &r.scope) else {
-            faults.push(at(
-                "scope",
+        let mut set = self.header(&doc, &spec, dir, &mut faults);
+        for r in doc.sort_out(spec.rules, &mut faults) {
+            if let Some(rule) = self.rule(&doc, &set, r, &mut faults) {
+                set.rules.push(rule);
+            }
+        }
+        for c in doc.sort_out(spec.choices, &mut faults) {
+            if let Some(choice) = self.choice(&doc, &set, c, &mut faults) {
+                set.choices.push(choice);
+            }
+        }
+        overlapping_versions(&doc, &set, &mut faults);
+        if faults.is_empty() {
+            Ok(set)
+        } else {
+            Err(Faults(faults))
+        }
+    }
+
+    fn header(
+        &self,
+        doc: &Doc,
+        spec: &ManifestSpec,
+        dir: &Path,
+        faults: &mut Vec<Fault>,
+    ) -> RuleSet {
+        for g in &spec.grammars {
+            if self.grammars.get(g).is_none() {
+                faults.push(
+                    doc.fault(
+                        FaultKind::UnknownName,
+                        g.span,
+                        format!(
+                            "grammaire inconnue « {} » (connues : {})",
+                            g.value,
+                            self.grammars
+                                .grammars
+                                .iter()
+                                .map(|g| g.name.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    ),
+                );
+            }
+        }
+        RuleSet {
+            id: Arc::from(format!("{}@{}", spec.name, spec.version)),
+            name: spec.name.clone(),
+            version: spec.version.clone(),
+            description: spec.description.clone(),
+            dir: dir.to_path_buf(),
+            grammars: spec.grammars.iter().map(|g| g.value.clone()).collect(),
+            params: spec
+                .params
+                .0
+                .iter()
+                .map(|(k, v)| (k.value.clone(), v.value.clone()))
+                .collect(),
+            limits: spec.limits,
+            rules: Vec::new(),
+            choices: Vec::new(),
+        }
+    }
+
+    fn rule(
+        &self,
+        doc: &Doc,
+        set: &RuleSet,
+        r: Spanned<RuleSpec>,
+        faults: &mut Vec<Fault>,
+    ) -> Option<Rule> {
+        let Some(chain) = scope_chain(self.grammars, set, &r.scope) else {
+            faults.push(doc.fault(
+                FaultKind::UnknownName,
+                r.scope.span,
                 format!(
                     "règle {} : portée « {} » inconnue des grammaires {}",
-                    r.code,
-                    r.scope,
+                    r.code.value,
+                    r.scope.value,
                     set.grammars.join(", ")
                 ),
             ));
-            continue;
+            return None;
         };
-        if let (Some(f), Some(u)) = (r.from, r.until) {
-            if f > u {
-                faults.push(at(
-                    "until",
-                    format!("règle {} : `until` précède `from`", r.code),
+        if let (Some(f), Some(u)) = (&r.from, &r.until) {
+            if f.value > u.value {
+                faults.push(doc.fault(
+                    FaultKind::BadValue,
+                    u.span,
+                    format!("règle {} : `until` précède `from`", r.code.value),
                 ));
             }
         }
-        let script_path = dir.join(&r.script);
+        let script_path = set.dir.join(&r.script.value);
         let source = match std::fs::read_to_string(&script_path) {
             Ok(s) => s,
             Err(e) => {
-                faults.push(at(
-                    "script",
+                faults.push(doc.fault(
+                    FaultKind::Unreadable,
+                    r.script.span,
                     format!(
                         "règle {} : script « {} » introuvable ({e})",
-                        r.code, r.script
+                        r.code.value, r.script.value
                     ),
                 ));
-                continue;
+                return None;
             }
         };
+        let span = r.span;
+        let spec = r.value;
         let rule = Rule {
-            code: Arc::from(r.code.as_str()),
-            title: r.title,
-            kind: r.kind,
-            severity: r.severity,
-            scope: r.scope,
+            code: Arc::from(spec.code.as_str()),
+            title: spec.title,
+            kind: spec.kind,
+            severity: spec.severity,
+            scope: spec.scope.value,
             script_path,
             source,
-            message: r.message,
-            guidance: r.guidance,
-            from: r.from,
-            until: r.until,
-            damaged: r.damaged,
+            message: spec.message.value.clone(),
+            guidance: spec.guidance.as_ref().map(|g| g.value.clone()),
+            from: spec.from.map(|f| f.value),
+            until: spec.until.map(|u| u.value),
+            damaged: spec.damaged,
+            span,
         };
-        if let Err(mut f) = check_script(engine, &set, &rule, &chain) {
-            faults.append(&mut f);
-        }
-        set.rules.push(rule);
+        let texts: Vec<&Spanned<String>> = std::iter::once(&spec.message)
+            .chain(spec.guidance.as_ref())
+            .collect();
+        let world = check::World::new(self.grammars, self.bindings, set, &chain);
+        faults.extend(check::script(&self.engine, &world, &rule, doc, &texts));
+        Some(rule)
     }
-    for c in &spec.choices {
-        match choice(engine, grammars, &set, c) {
-            Ok(c) => set.choices.push(c),
-            Err(msgs) => faults.extend(msgs.into_iter().map(|m| {
-                Fault::at(
-                    &path,
-                    &text,
-                    &[&format!("name: {}", c.name)],
-                    format!("choix {} : {m}", c.name),
-                )
-            })),
+
+    fn choice(
+        &self,
+        doc: &Doc,
+        set: &RuleSet,
+        c: Spanned<ChoiceSpec>,
+        faults: &mut Vec<Fault>,
+    ) -> Option<Choice> {
+        let before = faults.len();
+        let ChoiceSpec {
+            name,
+            title,
+            scope,
+            key,
+            table: spec_table,
+            otherwise,
+        } = c.value;
+        let name = name.value;
+        match scope_chain(self.grammars, set, &scope) {
+            None => faults.push(doc.fault(
+                FaultKind::UnknownName,
+                scope.span,
+                format!("choix {name} : portée « {} » inconnue", scope.value),
+            )),
+            Some(chain) => {
+                let compile = compile_scope(set, &chain, NaiveDate::MIN);
+                if let Err(e) = self
+                    .engine
+                    .compile_expression_with_scope(&compile, key.as_str())
+                {
+                    faults.push(doc.fault(
+                        FaultKind::Script,
+                        key.span,
+                        format!("choix {name} : clé « {} » : {e}", key.value),
+                    ));
+                }
+            }
         }
+        let known = |code: &str| {
+            set.rules
+                .iter()
+                .any(|r| &*r.code == code && r.scope == scope.value)
+        };
+        let absent = |code: &str, span| {
+            doc.fault(
+                FaultKind::UnknownName,
+                span,
+                format!(
+                    "choix {name} : règle « {code} » de portée « {} » absente du jeu",
+                    scope.value
+                ),
+            )
+        };
+        let mut table = Vec::new();
+        for (k, v) in spec_table.0 {
+            let span = v.span;
+            let codes = v.value.into_vec();
+            if codes.is_empty() {
+                faults.push(doc.fault(
+                    FaultKind::MissingKey,
+                    span,
+                    format!("choix {name} : « {} » donne au moins une règle", k.value),
+                ));
+            }
+            faults.extend(codes.iter().filter(|c| !known(c)).map(|c| absent(c, span)));
+            table.push((k.value, codes));
+        }
+        faults.extend(
+            otherwise
+                .iter()
+                .filter(|c| !known(c))
+                .map(|c| absent(c, otherwise.span)),
+        );
+        (faults.len() == before).then(|| Choice {
+            name: Arc::from(name.as_str()),
+            title,
+            scope: scope.value,
+            key: key.value,
+            table,
+            otherwise: otherwise.value,
+        })
     }
-    // Versions of one code must not be in force on the same date for the same scope (one code
-    // may be checked on several scopes: CAS-N-ID on each organism's records).
+}
+
+/// Versions of one code must not be in force on the same date for the same scope (one code
+/// may be checked on several scopes: CAS-N-ID on each organism's records).
+fn overlapping_versions(doc: &Doc, set: &RuleSet, faults: &mut Vec<Fault>) {
+    let lo = |x: Option<NaiveDate>| x.unwrap_or(NaiveDate::MIN);
+    let hi = |x: Option<NaiveDate>| x.unwrap_or(NaiveDate::MAX);
     for (i, a) in set.rules.iter().enumerate() {
-        for b in &set.rules[i + 1..] {
-            let lo = |x: Option<NaiveDate>| x.unwrap_or(NaiveDate::MIN);
-            let hi = |x: Option<NaiveDate>| x.unwrap_or(NaiveDate::MAX);
+        for b in set.rules.iter().skip(i + 1) {
             if a.code == b.code
                 && a.scope == b.scope
                 && lo(a.from) <= hi(b.until)
                 && lo(b.from) <= hi(a.until)
             {
-                faults.push(Fault::at(
-                    &path,
-                    &text,
-                    &[&format!("code: {}", b.code)],
+                faults.push(doc.fault(
+                    FaultKind::VersionOverlap,
+                    b.span,
                     format!(
-                        "règle {} : deux versions en vigueur à la même date (from/until)",
-                        b.code
+                        "règle {} : deux versions en vigueur à la même date sur la portée {} (from/until)",
+                        b.code, b.scope
                     ),
                 ));
             }
         }
     }
-    if faults.is_empty() {
-        Ok(set)
-    } else {
-        Err(Faults(faults))
-    }
 }
 
-/// Validates a choice: its scope, its key expression, its candidates (rules of that scope).
-fn choice(
-    engine: &Engine,
-    grammars: &GrammarSet,
-    set: &RuleSet,
-    c: &ChoiceSpec,
-) -> Result<Choice, Vec<String>> {
-    let mut errors = Vec::new();
-    let chain = scope_chain(grammars, set, &c.scope);
-    match &chain {
-        None => errors.push(format!("portée « {} » inconnue", c.scope)),
-        Some(chain) => {
-            let scope = compile_scope(set, chain, NaiveDate::MIN);
-            if let Err(e) = engine.compile_expression_with_scope(&scope, &c.key) {
-                errors.push(format!("clé « {} » : {e}", c.key));
-            }
-        }
+/// The rule-set folders under `dir`: `dir` itself when it holds a manifest, else each
+/// sub-folder that does, sorted.
+pub fn rule_set_dirs(dir: &Path) -> Result<Vec<PathBuf>, Fault> {
+    if dir.join(MANIFEST).is_file() {
+        return Ok(vec![dir.to_path_buf()]);
     }
-    let mut table = Vec::new();
-    for (k, v) in &c.table {
-        let key = match k {
-            serde_yaml::Value::String(s) => s.clone(),
-            serde_yaml::Value::Number(n) => n.to_string(),
-            _ => {
-                errors.push("les clés de `table` sont des textes".into());
-                continue;
-            }
-        };
-        let codes: Vec<String> = match v {
-            serde_yaml::Value::String(s) => vec![s.clone()],
-            serde_yaml::Value::Sequence(seq) if seq.iter().all(|x| x.is_string()) => seq
-                .iter()
-                .filter_map(|x| x.as_str().map(str::to_string))
-                .collect(),
-            _ => {
-                errors.push(format!("« {key} » : une règle ou une liste de règles"));
-                continue;
-            }
-        };
-        table.push((key, codes));
-    }
-    for code in table.iter().flat_map(|(_, v)| v).chain(&c.otherwise) {
-        if !set
-            .rules
-            .iter()
-            .any(|r| *r.code == **code && r.scope == c.scope)
-        {
-            errors.push(format!(
-                "règle « {code} » de portée « {} » absente du jeu",
-                c.scope
-            ));
-        }
-    }
-    if table.iter().any(|(_, v)| v.is_empty()) {
-        errors.push("une clé de `table` donne au moins une règle".into());
-    }
-    if errors.is_empty() {
-        Ok(Choice {
-            name: Arc::from(c.name.as_str()),
-            title: c.title.clone(),
-            scope: c.scope.clone(),
-            key: c.key.clone(),
-            table,
-            otherwise: c.otherwise.clone(),
-        })
-    } else {
-        Err(errors)
-    }
-}
-
-/// Compiles a script against its scope and walks it for calls to unknown functions.
-fn check_script(
-    engine: &Engine,
-    set: &RuleSet,
-    rule: &Rule,
-    chain: &[String],
-) -> Result<AST, Vec<Fault>> {
-    let scope = compile_scope(
-        set,
-        chain,
-        NaiveDate::from_ymd_opt(2000, 1, 1).expect("valid date"),
-    );
-    let ast = engine
-        .compile_with_scope(&scope, &rule.source)
-        .map_err(|e| {
-            let p = e.position();
-            vec![Fault::new(
-                &rule.script_path,
-                p.line(),
-                p.position(),
-                format!("règle {} : {}", rule.code, e.err_type()),
-            )]
-        })?;
-    let known = known_functions(engine);
-    let own: HashSet<String> = ast.iter_functions().map(|f| f.name.to_string()).collect();
-    let mut faults = Vec::new();
-    ast.walk(&mut |path| {
-        if let Some(rhai::ASTNode::Expr(
-            rhai::Expr::FnCall(f, pos) | rhai::Expr::MethodCall(f, pos),
-        )) = path.last()
-        {
-            if f.op_token.is_none()
-                && !known.contains(f.name.as_str())
-                && !own.contains(f.name.as_str())
-            {
-                faults.push(Fault::new(
-                    &rule.script_path,
-                    pos.line(),
-                    pos.position(),
-                    format!(
-                        "règle {} : fonction inconnue « {} » (voir docs/rules.md)",
-                        rule.code, f.name
-                    ),
-                ));
-            }
-        }
-        true
-    });
-    if faults.is_empty() {
-        Ok(ast)
-    } else {
-        Err(faults)
-    }
-}
-
-/// Names of every function the engine knows: helpers, standard library, keywords.
-pub fn known_functions(engine: &Engine) -> HashSet<String> {
-    let mut names: HashSet<String> = engine
-        .gen_fn_signatures(true)
-        .iter()
-        .filter_map(|s| {
-            let s = s.trim_start_matches("pub ").trim_start_matches("fn ");
-            s.split('(').next().map(|n| n.trim().to_string())
-        })
-        .collect();
-    for k in [
-        "print",
-        "debug",
-        "type_of",
-        "Fn",
-        "call",
-        "curry",
-        "is_def_var",
-        "is_def_fn",
-        "is_shared",
-        "eval",
-        "throw",
-    ] {
-        names.insert(k.to_string());
-    }
-    names
-}
-
-/// Loads every rule set under `dir`: `dir` itself when it holds a manifest, else each
-/// sub-folder that does.
-pub fn load_all(dir: &Path, grammars: &GrammarSet) -> Result<Vec<Arc<RuleSet>>, Faults> {
-    let dirs: Vec<PathBuf> = if dir.join(MANIFEST).is_file() {
-        vec![dir.to_path_buf()]
-    } else {
-        let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map_err(|e| {
-                Faults(vec![Fault::new(
-                    dir,
-                    None,
-                    None,
-                    format!("dossier de règles illisible : {e}"),
-                )])
-            })?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.join(MANIFEST).is_file())
-            .collect();
-        v.sort();
-        v
-    };
-    if dirs.is_empty() {
-        return Err(Faults(vec![Fault::new(
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        Fault::file(
+            FaultKind::Unreadable,
             dir,
-            None,
-            None,
-            format!("aucun jeu de règles ({MANIFEST}) ici"),
-        )]));
+            format!("dossier de règles illisible : {e}"),
+        )
+    })?;
+    let mut dirs: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join(MANIFEST).is_file())
+        .collect();
+    dirs.sort();
+    if dirs.is_empty() {
+        return Err(Fault::file(
+            FaultKind::Empty,
+            dir,
+            format!("aucun jeu de règles ({MANIFEST}) ici ni dans ses sous-dossiers"),
+        ));
     }
+    Ok(dirs)
+}
+
+/// Loads every rule set under `dir` (see [`rule_set_dirs`]), and checks that every grammar
+/// name a rule reads is readable from a script. Every fault of every set is gathered.
+pub fn load_all(
+    dir: &Path,
+    grammars: &GrammarSet,
+    bindings: &Arc<Bindings>,
+) -> Result<Vec<Arc<RuleSet>>, Faults> {
+    let dirs = rule_set_dirs(dir)?;
+    let mut faults = Bindings::check_names(grammars);
+    let loader = Loader::new(grammars, bindings);
     let mut sets = Vec::new();
-    let mut faults = Vec::new();
+    let mut ids = HashSet::new();
     for d in dirs {
-        match load(&d, grammars, None) {
+        match loader.load(&d) {
+            Ok(s) if !ids.insert(Arc::clone(&s.id)) => faults.push(Fault::file(
+                FaultKind::Duplicate,
+                &s.manifest(),
+                format!("jeu {} chargé deux fois", s.id),
+            )),
             Ok(s) => sets.push(Arc::new(s)),
             Err(mut f) => faults.append(&mut f.0),
         }

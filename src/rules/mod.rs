@@ -1,7 +1,9 @@
 //! Rule sets and their evaluation: manifest loading and checks, the Rhai engine and its
 //! helpers, parallel-ready evaluators, and rule cases.
 
+pub mod bindings;
 pub mod cases;
+pub mod check;
 pub mod contain;
 pub mod engine;
 pub mod eval;
@@ -9,4 +11,4 @@ pub mod helpers;
 pub mod manifest;
 
 pub use eval::Evaluator;
-pub use manifest::{load_all, Rule, RuleSet};
+pub use manifest::RuleSet;

@@ -2,24 +2,23 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use chrono::NaiveDate;
-use vigie::grammar::GrammarSet;
-use vigie::outcome::Outcome;
-use vigie::pipeline::{self, Options};
-use vigie::rules::RuleSet;
+use vigie::model::Outcome;
+use vigie::{Options, Setup};
 
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-pub fn grammars() -> GrammarSet {
-    GrammarSet::load(&root().join("grammars")).expect("project grammars load")
+/// The project's grammars and rule sets.
+pub fn setup() -> Setup {
+    Setup::load(&root().join("grammars"), &root().join("rules")).expect("project setup loads")
 }
 
-pub fn rules(g: &GrammarSet) -> Vec<Arc<RuleSet>> {
-    vigie::rules::load_all(&root().join("rules"), g).expect("project rules load")
+/// The project's grammars with the rule sets of `rules`.
+pub fn setup_with(rules: &Path) -> Setup {
+    Setup::load(&root().join("grammars"), rules).unwrap_or_else(|f| panic!("{f}"))
 }
 
 pub fn date(s: &str) -> NaiveDate {
@@ -40,16 +39,12 @@ pub fn sample_files() -> Vec<PathBuf> {
 
 /// Analyses `files` with the project's grammars and rules.
 pub fn analyse(files: &[PathBuf], as_of: &str, jobs: usize) -> Vec<Outcome> {
-    let g = grammars();
-    let sets = rules(&g);
     let opts = Options {
         jobs,
-        as_of: date(as_of),
-        forced: None,
-        progress: false,
-        decode_only: false,
+        as_of: Some(date(as_of)),
+        ..Options::default()
     };
-    pipeline::run(files, &g, &sets, &opts).outcomes
+    setup().analyze(vigie::files(files), &opts).outcomes
 }
 
 pub fn path(p: &str) -> PathBuf {

@@ -10,8 +10,8 @@ pub mod money;
 use rhai::{Engine, EvalAltResult};
 
 pub use dates::date_fr;
-pub use identifiers::{luhn, nir_key, nir_well_formed};
-pub use money::{euros, round_div};
+pub use identifiers::{luhn, nir_key};
+pub use money::euros;
 
 /// What a fallible helper returns to the script.
 type Fallible<T> = Result<T, Box<EvalAltResult>>;

@@ -1,52 +1,29 @@
-//! The data that flows from the decoder to the rules: typed values, decoded records and the
-//! nodes (lot, invoice, line…) that the assembler builds from them.
+//! Decoded records and the nodes (lot, invoice, line…) the assembler builds from them.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, Weak};
 
-use chrono::NaiveDate;
+use super::schema::{Grammar, GroupDef, RecordDef};
+use super::value::Value;
 
-use crate::grammar::{GroupDef, RecordDef};
-
-/// One typed field value. Amounts are integer hundredths (cents), as the formats require.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    /// An empty zone where the field may be empty (spaces, zeros for a date, an empty column).
-    Absent,
-    /// Text, identifiers made of digits and enumeration codes, as written (trailing spaces cut).
-    Text(Box<str>),
-    /// Integers, and amounts in units of their last decimal (cents for `N a+2`).
-    Int(i64),
-    Date(NaiveDate),
-    Bool(bool),
-}
-
-impl Value {
-    /// The value as the report writes it: identifiers as written, dates `AAAA-MM-JJ`,
-    /// booleans `O`/`N`; `None` when absent. Amounts are written by their field's type.
-    pub fn display(&self) -> Option<String> {
-        match self {
-            Value::Absent => None,
-            Value::Text(s) => Some(s.to_string()),
-            Value::Int(i) => Some(i.to_string()),
-            Value::Date(d) => Some(d.format("%Y-%m-%d").to_string()),
-            Value::Bool(b) => Some(if *b { "O" } else { "N" }.to_string()),
-        }
-    }
-}
+/// Properties every node has besides its fields: a grammar may not name a field so.
+pub const COMPUTED_PROPERTIES: [&str; 4] = ["records", "occurrence", "line", "intact"];
 
 /// One decoded line: its type's definition, its values (in the definition's field order) and
 /// the physical line it came from.
 #[derive(Debug, Clone)]
 pub struct Record {
+    /// Its record type.
     pub def: Arc<RecordDef>,
+    /// Its values, in the record type's field order; a faulty field is `Absent`.
     pub values: Box<[Value]>,
+    /// The physical line it was read from (1-based).
     pub line: u32,
 }
 
 impl Record {
     /// The value of the field called `name`, if this record type has it.
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.def.field_index(name).map(|i| &self.values[i])
+        self.def.field_index(name).and_then(|i| self.values.get(i))
     }
 }
 
@@ -67,7 +44,9 @@ pub enum NodeState {
 /// line): its opening record, its children per child group, its closing record.
 #[derive(Debug, Clone)]
 pub struct Node {
+    /// The group it is a node of.
     pub group: Arc<GroupDef>,
+    /// The opening record, when the group has one and it was read.
     pub open: Option<Record>,
     /// The closing record, kept only when it was read without fault.
     pub close: Option<Record>,
@@ -77,6 +56,7 @@ pub struct Node {
     pub counts: Vec<u32>,
     /// Physical records from the opening to the closing record, both included, faulty ones too.
     pub records: u32,
+    /// Whether it may be analysed.
     pub state: NodeState,
     /// 1 for the first node with its key over the whole run, 2 for the first repeat…; 0 when
     /// the group has no key or the key could not be read.
@@ -85,18 +65,20 @@ pub struct Node {
     pub line: u32,
     /// 1-based rank among the parent's children of the same group (a line's number).
     pub rank: u32,
-    /// Join results per link slot of the group (`facture.pieces`, `pj.facture`); unset when
-    /// the node takes no part in the join (a repeated key).
+    /// The related nodes the joins give it, per link slot of its group (`facture.pieces`,
+    /// `pj.facture`); unset when the node takes no part in the join (a repeated key). The
+    /// joins (facts/join.rs) decide them; the node only holds them, so that every worker
+    /// reads them without a lookup.
     pub links: Vec<OnceLock<Linked>>,
 }
 
-/// What a join gave a node.
+/// The nodes a join relates a node to.
 #[derive(Debug, Clone)]
 pub enum Linked {
     /// The indexed nodes with the same key (the PJ lines of an invoice), possibly none. Weak:
     /// the held side outlives the analysis of the streamed side, and a PJ line points back to
     /// its invoice, so strong pointers both ways would never be freed.
-    Many(Vec<std::sync::Weak<Node>>),
+    Many(Vec<Weak<Node>>),
     /// The one node this node belongs with (the invoice of a PJ line, the record of an
     /// organism for a doctor and year).
     One(Arc<Node>),
@@ -156,4 +138,29 @@ impl Node {
             self.state = NodeState::ChecksDisabled;
         }
     }
+
+    /// The index of child group `group` (an index of the grammar) in this node's lists.
+    pub fn child_slot(&self, group: usize) -> Option<usize> {
+        self.group.children.iter().position(|&c| c == group)
+    }
+}
+
+/// The nodes of a link that are still alive.
+pub fn alive(list: &[Weak<Node>]) -> impl Iterator<Item = Arc<Node>> + '_ {
+    list.iter().filter_map(Weak::upgrade)
+}
+
+/// A unit of work for the rules: a node and everything under it, with the opening records of
+/// its ancestors as context. Streamed groups hand each child over as one unit (a lot), then
+/// themselves (the file, with counters but no children).
+#[derive(Debug, Clone)]
+pub struct Unit {
+    /// The input it was read from.
+    pub file: Arc<str>,
+    /// The grammar of that input.
+    pub grammar: Arc<Grammar>,
+    /// Ancestors from the root down, without their children.
+    pub ancestors: Vec<Arc<Node>>,
+    /// The node handed over, with its children.
+    pub node: Arc<Node>,
 }

@@ -1,5 +1,5 @@
-//! What the analysis produces: anomalies, guidance, conflicts and input errors, each about a
-//! subject (formats/report.md).
+//! What the analysis produces: anomalies, guidance, conflicts and errors, each about a subject
+//! (docs/formats/report.md).
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -7,13 +7,45 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::schema::SubjectOrder;
+
+/// The codes of `error` outcomes: input that could not be read, a rule that failed, vigie
+/// itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// A field or record that does not match its grammar.
+    Parse,
+    /// A record of unknown type or out of the format's order.
+    Structure,
+    /// A rule stopped on a fact (script error, limit reached).
+    Rule,
+    /// A bug of vigie outside any rule.
+    Internal,
+}
+
+impl ErrorCode {
+    /// The code as the report writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::Parse => "PARSE",
+            ErrorCode::Structure => "STRUCTURE",
+            ErrorCode::Rule => "RULE",
+            ErrorCode::Internal => "INTERNAL",
+        }
+    }
+}
+
 /// What an outcome is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
+    /// A rule found something wrong.
     Anomaly,
+    /// Sources disagree (CAS): returned to the organisms concerned.
     Conflict,
+    /// What the professional should do (Compagnon).
     Guidance,
+    /// Input that could not be read, or a rule that failed.
     Error,
 }
 
@@ -21,12 +53,16 @@ pub enum Kind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// Blocks the payment.
     Rejet,
+    /// To be corrected, without blocking.
     Signalement,
+    /// For information.
     Info,
 }
 
 impl Severity {
+    /// The word the report writes.
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Rejet => "rejet",
@@ -43,6 +79,7 @@ impl fmt::Display for Severity {
 }
 
 impl Kind {
+    /// The word the report writes.
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Anomaly => "anomaly",
@@ -53,55 +90,17 @@ impl Kind {
     }
 }
 
-/// The subject keys in report order (formats/report.md, "sorted deterministically").
-pub const SUBJECT_ORDER: [&str; 10] = [
-    "emetteur",
-    "numero_fichier",
-    "n_ps",
-    "n_lot",
-    "n_facture",
-    "ligne",
-    "pj",
-    "rpps",
-    "annee",
-    "organisme",
-];
-
-/// Subject keys compared as numbers when sorting.
-const NUMERIC_KEYS: [&str; 2] = ["ligne", "pj"];
-
 /// The business key an outcome is about, as `(key, value)` pairs in the grammar's order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Subject(pub Vec<(Arc<str>, String)>);
 
 impl Subject {
+    /// The value of subject key `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
         self.0
             .iter()
             .find(|(k, _)| &**k == key)
             .map(|(_, v)| v.as_str())
-    }
-
-    /// Compares two subjects key by key in report order, a missing key before any value.
-    pub fn report_cmp(&self, other: &Subject) -> Ordering {
-        for key in SUBJECT_ORDER {
-            let ord = match (self.get(key), other.get(key)) {
-                (None, None) => Ordering::Equal,
-                (None, Some(_)) => Ordering::Less,
-                (Some(_), None) => Ordering::Greater,
-                (Some(a), Some(b)) if NUMERIC_KEYS.contains(&key) => {
-                    match (a.parse::<u64>(), b.parse::<u64>()) {
-                        (Ok(x), Ok(y)) => x.cmp(&y),
-                        _ => a.cmp(b),
-                    }
-                }
-                (Some(a), Some(b)) => a.cmp(b),
-            };
-            if ord != Ordering::Equal {
-                return ord;
-            }
-        }
-        Ordering::Equal
     }
 }
 
@@ -131,21 +130,29 @@ impl Serialize for Subject {
 /// Where an outcome comes from: a file, a physical line, and for errors a column and a field.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Source {
+    /// The input file.
     pub file: Arc<str>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// The physical line (1-based).
     pub line: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// The 1-based column of an error.
     pub column: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// The field of an error.
     pub field: Option<String>,
 }
 
 /// One finding of the analysis.
 #[derive(Debug, Clone, Serialize)]
 pub struct Outcome {
+    /// What it is.
     pub kind: Kind,
+    /// Catalogue code (`ID-NIRKEY`), or the error code.
     pub code: Arc<str>,
+    /// How serious it is.
     pub severity: Severity,
+    /// What it is about.
     pub subject: Subject,
     /// One French sentence for the agent; never a NIR or a name.
     pub message: String,
@@ -156,6 +163,7 @@ pub struct Outcome {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ruleset: Option<Arc<str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// Where it comes from.
     pub source: Option<Source>,
     /// Details some kinds carry (formats/report.md): `motif` for NOEMIE guidance; `field`,
     /// `values` and `return_to` for conflicts.
@@ -167,19 +175,23 @@ pub struct Outcome {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Details {
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// The NOEMIE motif a guidance answers.
     pub motif: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// The field of an error.
     pub field: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// Each organism's value of the field in conflict.
     pub values: Option<serde_json::Map<String, serde_json::Value>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// The organisms a conflict is returned to.
     pub return_to: Option<Vec<String>>,
 }
 
 impl Outcome {
     /// An input error (`PARSE`, `STRUCTURE`) at a place of a file.
     pub fn error(
-        code: &'static str,
+        code: ErrorCode,
         file: &Arc<str>,
         line: Option<u32>,
         column: Option<u32>,
@@ -188,7 +200,7 @@ impl Outcome {
     ) -> Outcome {
         Outcome {
             kind: Kind::Error,
-            code: Arc::from(code),
+            code: Arc::from(code.as_str()),
             severity: Severity::Rejet,
             subject: Subject::default(),
             message,
@@ -204,10 +216,10 @@ impl Outcome {
         }
     }
 
-    /// The deterministic report order: subject, code, then source file and line.
-    pub fn report_cmp(&self, other: &Outcome) -> Ordering {
-        self.subject
-            .report_cmp(&other.subject)
+    /// The deterministic report order: subject (in `order`), code, then source file and line.
+    pub fn report_cmp(&self, other: &Outcome, order: &SubjectOrder) -> Ordering {
+        order
+            .cmp(&self.subject, &other.subject)
             .then_with(|| self.code.cmp(&other.code))
             .then_with(|| {
                 let a = self.source.as_ref().map(|s| (&s.file, s.line, s.column));
@@ -218,6 +230,6 @@ impl Outcome {
 }
 
 /// Sorts outcomes in report order (stable, so equal keys keep their production order).
-pub fn sort_for_report(outcomes: &mut [Outcome]) {
-    outcomes.sort_by(Outcome::report_cmp);
+pub fn sort_for_report(outcomes: &mut [Outcome], order: &SubjectOrder) {
+    outcomes.sort_by(|a, b| a.report_cmp(b, order));
 }

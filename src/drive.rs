@@ -1,37 +1,52 @@
-//! The analysis flow over many files: every file is recognised first; the files a join holds
-//! (PJ index, NOEMIE returns, CAS) are read and indexed, then one reader streams the others in
-//! the order given (decode + assemble + link, sequential because duplicates are counted in file
-//! order) to workers that evaluate units in parallel, each with its own engine; the held units
-//! and gathered facts come last. A bounded channel keeps memory flat.
+//! The one path every analysis takes — read → assemble → join → evaluate — for `vigie
+//! analyze` and for rule cases (and, later, the store's reconcile).
+//!
+//! Every input is recognised first; the inputs a join holds (PJ index, NOEMIE returns, CAS)
+//! are read and indexed, then one reader streams the others in the order given (decode +
+//! assemble + link, sequential because duplicates are counted in input order) to workers that
+//! evaluate units in parallel, each with its own engine; the held units and gathered facts come
+//! last. A bounded channel keeps memory flat. An input is a file, or records built by a rule
+//! case: both go through the same assembler and joins.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::sync_channel;
 use std::sync::{Arc, PoisonError};
 
 use chrono::NaiveDate;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::facts::read::detect;
-use crate::facts::{read_file, Joiner, KeyTracker, Unit};
-use crate::grammar::{Grammar, GrammarSet};
-use crate::outcome::{sort_for_report, Outcome};
+pub use crate::facts::read::Records;
+use crate::facts::read::{assemble_records, detect};
+use crate::facts::{read_file, Joiner, KeyTracker};
+use crate::model::{sort_for_report, ErrorCode, Grammar, GrammarSet, Outcome, Unit};
+use crate::rules::bindings::Bindings;
 use crate::rules::eval::{merge_failures, Failure};
 use crate::rules::{Evaluator, RuleSet};
 
+/// One input of an analysis.
+#[derive(Debug)]
+pub enum Input {
+    /// A file, recognised by its name or content (or `Options::forced`).
+    File(PathBuf),
+    /// Records built by a rule case.
+    Records(Records),
+}
+
 /// How to run an analysis.
-#[derive(Debug, Clone)]
+#[derive(Clone, Default)]
 pub struct Options {
     /// Worker threads evaluating rules; 1 runs everything on the calling thread.
     pub jobs: usize,
-    pub as_of: NaiveDate,
+    /// Date the analysis is made at [default: today].
+    pub as_of: Option<NaiveDate>,
     /// Imposes a grammar on every file.
     pub forced: Option<Arc<Grammar>>,
-    /// Shows a progress bar on stderr (only when stderr is a terminal).
-    pub progress: bool,
     /// Decodes and assembles only, no rule (benchmarks).
     pub decode_only: bool,
+    /// Evaluates only the rule of this code (rule cases).
+    pub only: Option<String>,
+    /// Told the bytes read so far, as reading goes (a progress bar).
+    pub progress: Option<Arc<dyn Fn(u64) + Send + Sync>>,
 }
 
 /// What an analysis found.
@@ -39,12 +54,15 @@ pub struct Options {
 pub struct Analysis {
     /// Every outcome, in report order.
     pub outcomes: Vec<Outcome>,
-    pub files: usize,
-    /// Files of which at least one record could be decoded.
-    pub readable_files: usize,
+    /// Inputs given.
+    pub inputs: usize,
+    /// Inputs of which at least one record could be decoded.
+    pub readable_inputs: usize,
     /// Units evaluated (lots, files, index lines…).
     pub units: u64,
+    /// Bytes read.
     pub bytes: u64,
+    /// Rules that failed, one entry per rule (also among `outcomes`).
     pub failures: Vec<Failure>,
 }
 
@@ -83,51 +101,63 @@ pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
 
 const BATCH: usize = 16;
 
-/// Reads every file and hands units to `send` in the order the joins need: the held files
-/// first (kept, indexed), then the streamed files (linked as they go by), then the held units
+/// Reads every input and hands units to `send` in the order the joins need: the held inputs
+/// first (kept, indexed), then the streamed ones (linked as they go by), then the held units
 /// and the gathered facts.
 struct Feeder<'a> {
     grammars: &'a GrammarSet,
     opts: &'a Options,
     bytes: &'a AtomicU64,
-    bar: &'a ProgressBar,
     keys: KeyTracker,
     errors: Vec<Outcome>,
-    readable_files: usize,
+    readable: usize,
     units: u64,
 }
 
 impl Feeder<'_> {
-    fn read(&mut self, path: &Path, grammar: Arc<Grammar>, send: &mut dyn FnMut(Unit)) {
+    fn read(&mut self, input: Input, grammar: Arc<Grammar>, send: &mut dyn FnMut(Unit)) {
         let mut units = 0u64;
-        let r = read_file(path, grammar, &mut self.keys, self.bytes, &mut |u: Unit| {
+        let mut count = |u: Unit| {
             units += 1;
             send(u);
-        });
+        };
+        let r = match input {
+            Input::File(path) => read_file(&path, grammar, &mut self.keys, self.bytes, &mut count),
+            Input::Records(r) => assemble_records(r, &mut self.keys, &mut count),
+        };
         self.units += units;
-        self.readable_files += usize::from(r.readable);
+        self.readable += usize::from(r.readable);
         self.errors.extend(r.errors);
-        self.bar.set_position(self.bytes.load(Ordering::Relaxed));
+        if let Some(p) = &self.opts.progress {
+            p(self.bytes.load(Ordering::Relaxed));
+        }
+    }
+
+    fn grammar_of(&self, input: &Input) -> Result<Arc<Grammar>, Box<Outcome>> {
+        match input {
+            Input::File(path) => detect(path, self.grammars, self.opts.forced.as_ref()),
+            Input::Records(r) => Ok(Arc::clone(&r.grammar)),
+        }
     }
 
     /// `joiner` must outlive the evaluation of what is sent: an invoice's PJ lines are weak
-    /// links into what it holds, and workers may still be evaluating after the last file.
-    fn feed(&mut self, files: &[PathBuf], joiner: &mut Joiner, send: &mut dyn FnMut(Unit)) {
+    /// links into what it holds, and workers may still be evaluating after the last input.
+    fn feed(&mut self, inputs: Vec<Input>, joiner: &mut Joiner, send: &mut dyn FnMut(Unit)) {
         let mut held = Vec::new();
         let mut streamed = Vec::new();
-        for f in files {
-            match detect(f, self.grammars, self.opts.forced.as_ref()) {
-                Ok(g) if joiner.holds(&g.name) => held.push((f, g)),
-                Ok(g) => streamed.push((f, g)),
+        for input in inputs {
+            match self.grammar_of(&input) {
+                Ok(g) if joiner.holds(&g.name) => held.push((input, g)),
+                Ok(g) => streamed.push((input, g)),
                 Err(e) => self.errors.push(*e),
             }
         }
-        for (f, g) in held {
-            self.read(f, g, &mut |u| joiner.hold(u));
+        for (input, g) in held {
+            self.read(input, g, &mut |u| joiner.hold(u));
         }
         joiner.seal();
-        for (f, g) in streamed {
-            self.read(f, g, &mut |u| {
+        for (input, g) in streamed {
+            self.read(input, g, &mut |u| {
                 joiner.link(&u);
                 send(u);
             });
@@ -138,22 +168,17 @@ impl Feeder<'_> {
     }
 }
 
-/// Runs the analysis of `files` (in that order) with `sets`.
+/// Runs the analysis of `inputs` (in that order) with `sets`.
 pub fn run(
-    files: &[PathBuf],
+    inputs: Vec<Input>,
     grammars: &GrammarSet,
+    bindings: &Arc<Bindings>,
     sets: &[Arc<RuleSet>],
     opts: &Options,
 ) -> Analysis {
-    let total: u64 = files
-        .iter()
-        .filter_map(|f| std::fs::metadata(f).ok())
-        .map(|m| m.len())
-        .sum();
-    let bar = progress_bar(opts.progress, total);
     let bytes = AtomicU64::new(0);
     let mut analysis = Analysis {
-        files: files.len(),
+        inputs: inputs.len(),
         ..Analysis::default()
     };
     let mut joiner = Joiner::new(grammars);
@@ -161,17 +186,27 @@ pub fn run(
         grammars,
         opts,
         bytes: &bytes,
-        bar: &bar,
         keys: KeyTracker::default(),
         errors: Vec::new(),
-        readable_files: 0,
+        readable: 0,
         units: 0,
     };
-
+    let as_of = opts
+        .as_of
+        .unwrap_or_else(|| chrono::Local::now().date_naive());
+    let evaluator = || {
+        (!opts.decode_only).then(|| {
+            let ev = Evaluator::new(grammars, bindings, sets, as_of);
+            match &opts.only {
+                Some(code) => ev.only(code),
+                None => ev,
+            }
+        })
+    };
     if opts.jobs <= 1 {
-        let mut ev = (!opts.decode_only).then(|| Evaluator::new(grammars, sets, opts.as_of));
+        let mut ev = evaluator();
         let mut outcomes = Vec::new();
-        feeder.feed(files, &mut joiner, &mut |unit: Unit| {
+        feeder.feed(inputs, &mut joiner, &mut |unit: Unit| {
             if let Some(ev) = ev.as_mut() {
                 ev.evaluate(&unit, &mut outcomes);
             }
@@ -186,8 +221,7 @@ pub fn run(
                 .map(|_| {
                     let rx = Arc::clone(&rx);
                     s.spawn(move || {
-                        let mut ev =
-                            (!opts.decode_only).then(|| Evaluator::new(grammars, sets, opts.as_of));
+                        let mut ev = evaluator();
                         let mut outcomes = Vec::new();
                         loop {
                             // A poisoned lock only means another worker died holding it: the
@@ -205,7 +239,7 @@ pub fn run(
                 })
                 .collect();
             let mut batch = Vec::with_capacity(BATCH);
-            feeder.feed(files, &mut joiner, &mut |unit: Unit| {
+            feeder.feed(inputs, &mut joiner, &mut |unit: Unit| {
                 batch.push(unit);
                 if batch.len() == BATCH {
                     let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
@@ -230,53 +264,33 @@ pub fn run(
             analysis.failures = merge_failures(failures);
         });
     }
-    bar.finish_and_clear();
     analysis.units = feeder.units;
-    analysis.readable_files = feeder.readable_files;
+    analysis.readable_inputs = feeder.readable;
     analysis.bytes = bytes.load(Ordering::Relaxed);
     analysis.outcomes.extend(feeder.errors);
     analysis
         .outcomes
         .extend(analysis.failures.iter().map(Failure::to_outcome));
-    sort_for_report(&mut analysis.outcomes);
+    sort_for_report(&mut analysis.outcomes, &grammars.subjects);
     analysis
+}
+
+/// The files of `paths` as inputs.
+pub fn files(paths: &[impl AsRef<Path>]) -> Vec<Input> {
+    paths
+        .iter()
+        .map(|p| Input::File(p.as_ref().to_path_buf()))
+        .collect()
 }
 
 /// The outcome saying that a worker thread died and its outcomes were lost.
 fn lost_worker() -> Outcome {
     Outcome::error(
-        crate::rules::eval::INTERNAL,
+        ErrorCode::Internal,
         &Arc::from("vigie"),
         None,
         None,
         None,
         "erreur interne de vigie : un fil d'évaluation s'est arrêté, ses résultats sont perdus (à signaler)".into(),
     )
-}
-
-fn progress_bar(wanted: bool, total: u64) -> ProgressBar {
-    if !wanted || !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} analyse {bar:30} {binary_bytes}/{binary_total_bytes} ({binary_bytes_per_sec}, reste {eta})")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    bar
-}
-
-/// Default folders: `name` in the working directory, else beside the binary or up to three
-/// levels above it (a `target/release/vigie` inside a clone finds the clone's folders).
-pub fn find_default_dir(name: &str) -> Option<PathBuf> {
-    let here = Path::new(name);
-    if here.is_dir() {
-        return Some(here.to_path_buf());
-    }
-    let exe = std::env::current_exe().ok()?;
-    exe.ancestors()
-        .skip(1)
-        .take(4)
-        .map(|a| a.join(name))
-        .find(|p| p.is_dir())
 }

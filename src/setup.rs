@@ -1,0 +1,66 @@
+//! The facade: grammars and rule sets loaded together, ready to analyse inputs and run cases.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::diag::Faults;
+use crate::drive::{self, Analysis, Input, Options};
+use crate::model::GrammarSet;
+use crate::rules::bindings::Bindings;
+use crate::rules::cases::{self, CaseResult};
+use crate::rules::manifest::{self, RuleSet};
+
+/// Grammars and rule sets, loaded and checked.
+pub struct Setup {
+    /// The grammars, their joins and the report's subject order.
+    pub grammars: GrammarSet,
+    /// The rule sets, in folder order.
+    pub sets: Vec<Arc<RuleSet>>,
+    bindings: Arc<Bindings>,
+}
+
+impl Setup {
+    /// Loads the grammars of `grammars` and the rule sets of `rules` (a rule-set folder, or a
+    /// folder of them). Any fault of any file refuses the whole setup; every fault is given.
+    pub fn load(grammars: &Path, rules: &Path) -> Result<Setup, Faults> {
+        let grammars = crate::grammar::load(grammars)?;
+        let bindings = Arc::new(Bindings::new(&grammars));
+        let sets = manifest::load_all(rules, &grammars, &bindings)?;
+        Ok(Setup {
+            grammars,
+            sets,
+            bindings,
+        })
+    }
+
+    /// Loads the grammars of `dir` alone (documentation, recognition).
+    pub fn grammars(dir: &Path) -> Result<GrammarSet, Faults> {
+        crate::grammar::load(dir)
+    }
+
+    /// Analyses `inputs` with every rule set.
+    pub fn analyze(&self, inputs: Vec<Input>, opts: &Options) -> Analysis {
+        drive::run(inputs, &self.grammars, &self.bindings, &self.sets, opts)
+    }
+
+    /// Analyses `inputs` with the rule sets given (a subset, another version).
+    pub fn analyze_with(
+        &self,
+        sets: &[Arc<RuleSet>],
+        inputs: Vec<Input>,
+        opts: &Options,
+    ) -> Analysis {
+        drive::run(inputs, &self.grammars, &self.bindings, sets, opts)
+    }
+
+    /// Runs the cases of one case file of `set`.
+    pub fn run_cases(&self, set: &Arc<RuleSet>, file: &Path) -> Result<Vec<CaseResult>, Faults> {
+        cases::run_file(&self.grammars, &self.bindings, set, file)
+    }
+
+    /// Runs every case file of `set`, with the coverage check (a case where each rule fires,
+    /// one where it does not).
+    pub fn run_all_cases(&self, set: &Arc<RuleSet>) -> Result<Vec<CaseResult>, Faults> {
+        cases::run_set(&self.grammars, &self.bindings, set)
+    }
+}
