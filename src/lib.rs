@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod cases;
 mod diag;
 mod drive;
 mod facts;
@@ -31,10 +32,3 @@ pub use rules::eval::Failure;
 pub use rules::helpers::{luhn, nir_key};
 pub use rules::manifest::{Rule, RuleSet};
 pub use setup::Setup;
-
-/// Rule cases: facts in, expected outcomes out, and the snapshots that pin them.
-pub mod cases {
-    pub use crate::rules::cases::{
-        case_files, coverage, snapshot, snapshot_file, snapshot_path, CaseResult,
-    };
-}

@@ -3,11 +3,11 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::cases::{self, CaseResult};
 use crate::diag::Faults;
 use crate::drive::{self, Analysis, Input, Options};
 use crate::model::GrammarSet;
 use crate::rules::bindings::Bindings;
-use crate::rules::cases::{self, CaseResult};
 use crate::rules::manifest::{self, RuleSet};
 
 /// Grammars and rule sets, loaded and checked.

@@ -316,3 +316,92 @@ fn a_helper_given_a_date_outside_the_calendar_fails_the_rule_not_the_run() {
     }
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// Copies `from` into `to`, recursively.
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        let dest = to.join(p.file_name().unwrap());
+        if p.is_dir() {
+            copy_dir(&p, &dest);
+        } else {
+            std::fs::copy(&p, &dest).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_rule_author_updates_the_snapshots_without_rust() {
+    let root = common::root();
+    let work = std::env::temp_dir().join(format!("vigie-accept-{}", std::process::id()));
+    copy_dir(&root.join("rules"), &work.join("rules"));
+    copy_dir(&root.join("tests/snapshots"), &work.join("tests/snapshots"));
+    let manifest = work.join("rules/flux-tiers/ruleset.yaml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(
+        &manifest,
+        text.replace(
+            "valable jusqu'au {limite}.",
+            "valable jusqu'au {limite} inclus.",
+        ),
+    )
+    .unwrap();
+    let rules = work.join("rules");
+    let o = vigie(&[
+        "rules",
+        "test",
+        "--accept",
+        "--rules",
+        rules.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let out = stdout(&o);
+    let written: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("instantané écrit"))
+        .collect();
+    assert_eq!(
+        written.len(),
+        1,
+        "only ORD-PERIM's snapshot changes: {}",
+        stdout(&o)
+    );
+    let snap =
+        std::fs::read_to_string(work.join(
+            "tests/snapshots/rule_snapshots__rule_cases@flux-tiers__cases__ORD-PERIM.yaml.snap",
+        ))
+        .unwrap();
+    assert!(snap.contains("inclus."), "{snap}");
+    assert!(
+        snap.starts_with("---\nsource: tests/rule_snapshots.rs\n"),
+        "insta's header: {snap}"
+    );
+    // A second run finds nothing to write.
+    let o = vigie(&[
+        "rules",
+        "test",
+        "--accept",
+        "--rules",
+        rules.to_str().unwrap(),
+    ]);
+    assert!(!stdout(&o).contains("instantané écrit"), "{}", stdout(&o));
+    std::fs::remove_dir_all(work).ok();
+}
+
+#[test]
+fn every_command_says_which_folders_it_loaded() {
+    for args in [
+        &["rules", "check"][..],
+        &["analyze", "examples/lot-02-752379560.b2"],
+    ] {
+        let o = vigie(args);
+        let err = stderr(&o);
+        let root = common::root().canonicalize().unwrap();
+        assert!(
+            err.contains(&format!("grammaires {}", root.join("grammars").display()))
+                && err.contains(&format!("règles {}", root.join("rules").display())),
+            "{args:?}: {err}"
+        );
+    }
+}

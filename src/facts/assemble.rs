@@ -85,6 +85,7 @@ impl<'t> Assembler<'t> {
             column,
             field: field.map(str::to_string),
             message,
+            expected: None,
         };
         self.error(&f, line);
     }

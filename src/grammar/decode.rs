@@ -54,6 +54,8 @@ pub struct LineFault {
     pub column: Option<u32>,
     pub field: Option<String>,
     pub message: String,
+    /// What a field should hold (`un code parmi S, D, T`), for a field's fault.
+    pub expected: Option<String>,
 }
 
 /// One decoded line: its record type (when it could be told), the record (when its layout
@@ -126,6 +128,7 @@ fn decode_fixed(
         }),
         field: None,
         message: format!("enregistrement de {len} caractères au lieu de {record_length}"),
+        expected: None,
     };
     let record_index = match type_zone {
         None => 0,
@@ -152,6 +155,7 @@ fn decode_fixed(
                             column: Some(start as u32 + 1),
                             field: Some("type".into()),
                             message: "type d'enregistrement inconnu".into(),
+                            expected: None,
                         }],
                     }
                 }
@@ -225,6 +229,7 @@ pub fn field_fault(name: &str, column: u32, expected: &str) -> LineFault {
         column: Some(column),
         field: Some(name.to_string()),
         message: format!("champ {name} : {expected} attendu"),
+        expected: Some(expected.to_string()),
     }
 }
 
@@ -253,6 +258,7 @@ fn decode_delimited(g: &Grammar, line: &[u8], line_no: u32, separator: u8) -> De
                         column: Some(column),
                         field: None,
                         message: "texte UTF-8 invalide".into(),
+                        expected: None,
                     }],
                 };
             }
@@ -266,7 +272,7 @@ fn decode_delimited(g: &Grammar, line: &[u8], line_no: u32, separator: u8) -> De
             record: None,
             faults: vec![LineFault {
                 code: ErrorCode::Parse,
-                // formats/README.md: no column and no field for a wrong column count.
+                // docs/formats/README.md: no column and no field for a wrong column count.
                 column: None,
                 field: None,
                 message: match g.header.get(columns.len()) {
@@ -279,6 +285,7 @@ fn decode_delimited(g: &Grammar, line: &[u8], line_no: u32, separator: u8) -> De
                         columns.len()
                     ),
                 },
+                expected: None,
             }],
         };
     }

@@ -363,11 +363,10 @@ impl<'a> Loader<'a> {
     ) -> RuleSet {
         for g in &spec.grammars {
             if self.grammars.get(g).is_none() {
-                faults.push(
-                    doc.fault(
-                        FaultKind::UnknownName,
-                        g.span,
-                        format!(
+                faults.push(doc.fault(
+                    FaultKind::UnknownName,
+                    g.span,
+                    format!(
                             "grammaire inconnue « {} » (connues : {})",
                             g.value,
                             self.grammars
@@ -377,8 +376,7 @@ impl<'a> Loader<'a> {
                                 .collect::<Vec<_>>()
                                 .join(", ")
                         ),
-                    ),
-                );
+                ));
             }
         }
         RuleSet {

@@ -2,7 +2,6 @@
 //! helpers, parallel-ready evaluators, and rule cases.
 
 pub mod bindings;
-pub mod cases;
 pub mod check;
 pub mod contain;
 pub mod engine;

@@ -18,8 +18,6 @@ use std::sync::Arc;
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
-use super::bindings::Bindings;
-use super::manifest::RuleSet;
 use crate::diag::suggest::closest;
 use crate::diag::yaml::{Node, Value as Yaml};
 use crate::diag::{Doc, Fault, FaultKind, Faults, Ordered, Spanned};
@@ -29,6 +27,8 @@ use crate::model::{
     DatePattern, ErrorCode, FieldDef, FieldType, Grammar, GrammarSet, GroupDef, Kind, Layout,
     Outcome, Record, Span, Value,
 };
+use crate::rules::bindings::Bindings;
+use crate::rules::manifest::RuleSet;
 
 /// The keys a case file has at its top.
 const FILE_KEYS: &[&str] = &["rule", "as_of", "cases"];
@@ -105,7 +105,7 @@ pub fn case_files(set: &RuleSet) -> Vec<PathBuf> {
 
 /// Runs every case file of a rule set, then checks that every rule has a case where it fires
 /// and one where it does not.
-pub fn run_set(
+pub(crate) fn run_set(
     grammars: &GrammarSet,
     bindings: &Arc<Bindings>,
     set: &Arc<RuleSet>,
@@ -164,7 +164,7 @@ fn is_defaults(p: &Path) -> bool {
 }
 
 /// Runs the cases of one file.
-pub fn run_file(
+pub(crate) fn run_file(
     grammars: &GrammarSet,
     bindings: &Arc<Bindings>,
     set: &Arc<RuleSet>,
@@ -658,9 +658,9 @@ impl<'c> Builder<'_, 'c> {
         };
         decode_field(self.grammar, f, &bytes).map_err(|fault| {
             if text.is_empty() {
-                format!("vide, alors que le champ est obligatoire ({}) ; `{FAULTY}: [{}]` le rend illisible", fault.message, f.name)
+                format!("vide, alors que le champ est obligatoire ({}) ; `{FAULTY}: [{}]` le rend illisible", fault.expected.as_deref().unwrap_or(&fault.message), f.name)
             } else {
-                format!("« {text} » refusé : {}", fault.message)
+                format!("« {text} » refusé : {}", fault.expected.as_deref().unwrap_or(&fault.message))
             }
         })
     }

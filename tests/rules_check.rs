@@ -1,0 +1,111 @@
+//! `rules check` knows the rules' world: every mistake a rule author can make is a fault of
+//! a known kind, at the exact line and column, all of them in one run.
+
+mod common;
+
+use vigie::{FaultKind, Setup};
+
+/// (kind, file name, line, column) of every fault of the rule set in `tests/data/rules-check/`.
+fn faults(set: &str) -> Vec<(FaultKind, String, u32, u32)> {
+    let root = common::root();
+    let err = match Setup::load(
+        &root.join("grammars"),
+        &root.join("tests/data/rules-check").join(set),
+    ) {
+        Ok(_) => panic!("{set} should be refused"),
+        Err(e) => e,
+    };
+    err.0
+        .iter()
+        .map(|f| {
+            (
+                f.kind,
+                f.file.file_name().unwrap().to_string_lossy().into_owned(),
+                f.line().unwrap_or(0),
+                f.column().unwrap_or(0),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn every_mistake_of_a_rule_author_is_found_in_one_run() {
+    let found = faults("faulty");
+    let expected = [
+        (FaultKind::UnknownKey, "ruleset.yaml", 10, 1), // extra: top-level key
+        (FaultKind::UnknownField, "a.rhai", 1, 7),      // ligne.quantit
+        (FaultKind::UnknownPlaceholder, "ruleset.yaml", 5, 105), // {quantite_mx}
+        (FaultKind::UnknownFunction, "b.rhai", 1, 1),   // a call as a statement
+        (FaultKind::UnknownFunction, "b.rhai", 3, 8),   // return unknown(…)
+        (FaultKind::UnknownPlaceholder, "ruleset.yaml", 6, 100), // a let is not a detail
+        (FaultKind::Forbidden, "c.rhai", 1, 1),         // eval
+        (FaultKind::UnknownField, "d.rhai", 1, 30),     // loop variable's field
+        (FaultKind::UnknownField, "d.rhai", 2, 9),      // closing record's field
+        (FaultKind::DateComparedWithText, "d.rhai", 2, 40), // date == "2026-01-01"
+        (FaultKind::UnknownField, "e.rhai", 2, 19),     // a join's (PJ) field
+        (FaultKind::UnknownField, "e.rhai", 3, 20),     // sum("montnt")
+    ];
+    let expected: Vec<(FaultKind, String, u32, u32)> = expected
+        .iter()
+        .map(|(k, f, l, c)| (*k, f.to_string(), *l, *c))
+        .collect();
+    assert_eq!(found, expected);
+}
+
+#[test]
+fn the_project_rules_pass_the_check() {
+    let root = common::root();
+    let setup = Setup::load(&root.join("grammars"), &root.join("rules"));
+    assert!(setup.is_ok(), "{}", setup.err().unwrap());
+}
+
+/// A copy of the project's grammars with `edit` applied to `file`.
+fn grammars_with(file: &str, edit: impl Fn(&str) -> String) -> std::path::PathBuf {
+    let root = common::root();
+    let dir = std::env::temp_dir().join(format!("vigie-grammars-{}-{file}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for e in std::fs::read_dir(root.join("grammars")).unwrap() {
+        let p = e.unwrap().path();
+        let text = std::fs::read_to_string(&p).unwrap();
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        let text = if name == file { edit(&text) } else { text };
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn a_grammar_fault_is_located_on_its_own_entry_not_a_similar_name() {
+    // `statut` (a field) and `statut_facture` (a record) both exist in noemie.yaml: the fault
+    // of the field is on the field's line, at its faulty value.
+    let dir = grammars_with("noemie.yaml", |t| {
+        t.replace(
+            "{ name: statut,          pos: 40, len: 1,  type: enum, values: [P, R, S] }",
+            "{ name: statut,          pos: 40, len: 1,  type: enume, values: [P, R, S] }",
+        )
+    });
+    let err = Setup::grammars(&dir).expect_err("refused");
+    let places: Vec<_> = err
+        .0
+        .iter()
+        .map(|f| (f.kind, f.line(), f.column()))
+        .collect();
+    assert_eq!(places, [(FaultKind::BadValue, Some(27), Some(58))], "{err}");
+    assert!(
+        err.to_string().contains("vouliez-vous dire « enum »"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn a_subject_key_a_report_would_drop_is_refused() {
+    let dir = grammars_with("scor.yaml", |t| {
+        t.replace("pj: \"#ligne\"", "piece: \"#ligne\"")
+    });
+    let err = Setup::grammars(&dir).expect_err("refused");
+    assert_eq!(err.0.len(), 1, "{err}");
+    assert_eq!(err.0[0].kind, FaultKind::UnknownName, "{err}");
+    assert!(err.to_string().contains("piece"), "{err}");
+    std::fs::remove_dir_all(dir).ok();
+}
