@@ -14,6 +14,20 @@
 //! The library knows nothing of terminals: progress leaves through [`Options::progress`].
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+// Library code never aborts on input: no unwrap, expect, panic or unchecked indexing. An
+// exception is scoped to its item and says why it cannot fail. Tests may use them freely.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented
+    )
+)]
 
 pub mod cases;
 mod diag;
@@ -27,6 +41,7 @@ mod setup;
 
 pub use diag::{Fault, FaultKind, Faults};
 pub use drive::{expand_paths, files, Analysis, Input, Options};
+pub use grammar::doc::pages as format_pages;
 pub use rules::contain::panic_is_contained;
 pub use rules::eval::Failure;
 pub use rules::helpers::{luhn, nir_key};

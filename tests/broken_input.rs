@@ -233,7 +233,7 @@ fn codes_on(outcomes: &[Outcome], key: &str, value: &str) -> BTreeSet<String> {
 
 #[test]
 fn a_damaged_pj_index_gives_located_errors_and_keeps_its_good_lines() {
-    // Line 3 lacks its last column (no column, no field: formats/README.md), line 4 has
+    // Line 3 lacks its last column (no column, no field: docs/formats/README.md), line 4 has
     // 30 February, line 5 an unknown quality code.
     let outcomes = common::analyse(
         &[common::path("tests/data/broken/pieces-casse.scor.csv")],

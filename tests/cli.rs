@@ -405,3 +405,37 @@ fn every_command_says_which_folders_it_loaded() {
         );
     }
 }
+
+#[test]
+fn the_format_pages_are_those_the_grammars_give() {
+    let o = vigie(&["grammars", "doc", "--check"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "docs/formats/ is stale: run `vigie grammars doc`\n{}",
+        stderr(&o)
+    );
+    let work = std::env::temp_dir().join(format!("vigie-doc-{}", std::process::id()));
+    let o = vigie(&["grammars", "doc", "--out", work.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let b2 = std::fs::read_to_string(work.join("b2.md")).unwrap();
+    assert!(b2.contains("| `n_facture` | 3–11 | 9 |"), "{b2}");
+    let o = vigie(&[
+        "grammars",
+        "doc",
+        "--check",
+        "--out",
+        work.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    std::fs::write(work.join("b2.md"), "vieux").unwrap();
+    let o = vigie(&[
+        "grammars",
+        "doc",
+        "--check",
+        "--out",
+        work.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "a stale page is found");
+    std::fs::remove_dir_all(work).ok();
+}

@@ -1,4 +1,4 @@
-//! Conformance: the whole published sample set (every file of formats/samples) analysed at
+//! Conformance: the whole published sample set (every file of the published samples, copied in tests/data/samples) analysed at
 //! 2026-11-20 yields exactly the outcomes of expected.jsonl — same (kind, code, subject), as
 //! many times each, no more, no fewer.
 

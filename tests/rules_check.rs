@@ -109,3 +109,92 @@ fn a_subject_key_a_report_would_drop_is_refused() {
     assert!(err.to_string().contains("piece"), "{err}");
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// Every field of every project grammar, given an unknown type in turn, is refused on its own
+/// line — never on another entry with a similar name.
+#[test]
+fn each_grammar_field_fault_lands_on_its_own_line() {
+    let root = common::root();
+    let mut checked = 0;
+    for entry in std::fs::read_dir(root.join("grammars")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(&path).unwrap();
+        for (i, line) in text.lines().enumerate() {
+            if !line.contains("{ name:") || !line.contains(" type: ") {
+                continue;
+            }
+            let dir = grammars_with(&name, |t| {
+                let mut lines: Vec<String> = t.lines().map(str::to_string).collect();
+                let ty = lines[i]
+                    .split(" type: ")
+                    .nth(1)
+                    .unwrap()
+                    .split([',', ' '])
+                    .next()
+                    .unwrap()
+                    .to_string();
+                lines[i] = lines[i].replace(&format!(" type: {ty}"), " type: zzz");
+                lines.join("\n")
+            });
+            let err = Setup::grammars(&dir).expect_err("refused");
+            let lines: Vec<(String, Option<u32>)> = err
+                .0
+                .iter()
+                .map(|f| {
+                    (
+                        f.file.file_name().unwrap().to_string_lossy().into_owned(),
+                        f.line(),
+                    )
+                })
+                .collect();
+            assert_eq!(lines, [(name.clone(), Some(i as u32 + 1))], "{err}");
+            std::fs::remove_dir_all(dir).ok();
+            checked += 1;
+        }
+    }
+    assert!(checked > 150, "{checked} fields checked");
+}
+
+/// Every rule entry of the project's rule sets, given an unknown severity in turn, is refused
+/// on its own line — the second entry of a code is not reported on the first.
+#[test]
+fn each_rule_entry_fault_lands_on_its_own_line() {
+    let root = common::root();
+    let mut checked = 0;
+    for set in ["flux-tiers", "cas"] {
+        let text =
+            std::fs::read_to_string(root.join("rules").join(set).join("ruleset.yaml")).unwrap();
+        for (i, line) in text.lines().enumerate() {
+            if !line.trim_start().starts_with("severity:") {
+                continue;
+            }
+            let work =
+                std::env::temp_dir().join(format!("vigie-sev-{}-{set}-{i}", std::process::id()));
+            std::fs::create_dir_all(&work).unwrap();
+            for e in std::fs::read_dir(root.join("rules").join(set)).unwrap() {
+                let p = e.unwrap().path();
+                let dest = work.join(p.file_name().unwrap());
+                if p.is_dir() {
+                    std::fs::create_dir_all(&dest).unwrap();
+                    for f in std::fs::read_dir(&p).unwrap() {
+                        let f = f.unwrap().path();
+                        std::fs::copy(&f, dest.join(f.file_name().unwrap())).unwrap();
+                    }
+                }
+            }
+            let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+            lines[i] = lines[i].replace("severity:", "severity: zzz #");
+            std::fs::write(work.join("ruleset.yaml"), lines.join("\n")).unwrap();
+            let Err(err) = Setup::load(&root.join("grammars"), &work) else {
+                panic!("line {} refused", i + 1)
+            };
+            let places: Vec<(FaultKind, Option<u32>)> =
+                err.0.iter().map(|f| (f.kind, f.line())).collect();
+            assert_eq!(places, [(FaultKind::BadValue, Some(i as u32 + 1))], "{err}");
+            std::fs::remove_dir_all(work).ok();
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 70, "every rule entry");
+}

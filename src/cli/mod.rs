@@ -2,6 +2,7 @@
 //! shares: where grammars and rule sets are found (and saying which were loaded).
 
 mod analyze;
+mod grammars;
 mod out;
 mod rules;
 
@@ -42,6 +43,9 @@ enum Command {
     /// Work on rule sets: check, test, list.
     #[command(subcommand)]
     Rules(rules::Command),
+    /// Work on grammars: document the formats they describe.
+    #[command(subcommand)]
+    Grammars(grammars::Command),
 }
 
 /// Where grammars and rule sets come from, shared by every command.
@@ -72,7 +76,7 @@ fn default_dir(name: &str) -> Option<PathBuf> {
     exe.parent().map(|d| d.join(name)).filter(|p| p.is_dir())
 }
 
-fn resolve(given: &Option<PathBuf>, name: &str, option: &str) -> Result<PathBuf, String> {
+pub fn resolve(given: &Option<PathBuf>, name: &str, option: &str) -> Result<PathBuf, String> {
     match given {
         Some(d) => Ok(d.clone()),
         None => default_dir(name).ok_or_else(|| {
@@ -81,7 +85,7 @@ fn resolve(given: &Option<PathBuf>, name: &str, option: &str) -> Result<PathBuf,
     }
 }
 
-fn shown(p: &Path) -> String {
+pub fn shown(p: &Path) -> String {
     std::fs::canonicalize(p)
         .unwrap_or_else(|_| p.to_path_buf())
         .display()
@@ -126,5 +130,6 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Analyze(a) => analyze::run(a),
         Command::Rules(c) => rules::run(c),
+        Command::Grammars(c) => grammars::run(c),
     }
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use super::{subject_of, KeyTracker};
 use crate::grammar::decode::{Decoded, LineFault};
-use crate::model::{ErrorCode, Grammar, GroupDef, Node, NodeState, Outcome, Record, Unit, Value};
+use crate::model::{ErrorCode, Grammar, Node, NodeState, Outcome, Record, Unit, Value};
 
 struct Open {
     node: Node,
@@ -54,8 +54,8 @@ impl<'t> Assembler<'t> {
             errors: Vec::new(),
             closers_optional: false,
         };
-        if a.grammar.groups[0].open.is_none() {
-            let root = Node::new(Arc::clone(&a.grammar.groups[0]), 0);
+        if let Some(root) = a.grammar.root().filter(|r| r.open.is_none()) {
+            let root = Node::new(Arc::clone(root), 0);
             a.stack.push(Open {
                 node: root,
                 skipping: false,
@@ -117,16 +117,19 @@ impl<'t> Assembler<'t> {
         };
         if self.stack.is_empty() {
             // The root opener (recognition saw its type on the first line).
-            let mut root = Node::new(Arc::clone(&self.grammar.groups[0]), line);
+            let Some(root_group) = self.grammar.root().map(Arc::clone) else {
+                return;
+            };
+            let mut root = Node::new(Arc::clone(&root_group), line);
             root.records = 1;
-            if self.grammar.groups[0].open != Some(ri) {
+            if root_group.open != Some(ri) {
                 self.structure(
                     line,
                     Some(1),
                     Some("type"),
                     format!(
                         "le fichier doit commencer par un enregistrement {}",
-                        self.grammar.records[self.grammar.groups[0].open.unwrap_or(0)].name
+                        record_name(&self.grammar, root_group.open.unwrap_or(0))
                     ),
                 );
                 root.state = NodeState::ChecksDisabled;
@@ -166,13 +169,13 @@ impl<'t> Assembler<'t> {
         // Groups deeper than the target are closed: their closing record is missing.
         while self.stack.len() > depth + 1 {
             let optional = self.closers_optional;
-            let top = self.stack.last_mut().expect("stack deeper than target");
+            let Some(top) = self.stack.last_mut() else {
+                break;
+            };
             if top.node.group.close.is_some() && !top.skipping && !optional {
                 let (name, closer) = (
                     top.node.group.name.clone(),
-                    self.grammar.records[top.node.group.close.unwrap_or(0)]
-                        .name
-                        .clone(),
+                    record_name(&self.grammar, top.node.group.close.unwrap_or(0)),
                 );
                 top.node.damage();
                 self.structure(
@@ -200,11 +203,12 @@ impl<'t> Assembler<'t> {
                         format!("champ {field} différent de celui de l'en-tête du groupe"),
                     );
                 }
-                let top = self.stack.last_mut().expect("target exists");
-                if faulty || mismatch.is_some() {
-                    top.node.damage();
-                } else {
-                    top.node.close = d.record;
+                if let Some(top) = self.stack.last_mut() {
+                    if faulty || mismatch.is_some() {
+                        top.node.damage();
+                    } else {
+                        top.node.close = d.record;
+                    }
                 }
                 self.pop(emit);
                 if self.stack.is_empty() {
@@ -219,18 +223,22 @@ impl<'t> Assembler<'t> {
                     self.damage_from(depth);
                     return;
                 }
-                let group = Arc::clone(&self.grammar.groups[c]);
-                let parent = self.stack.last_mut().expect("target exists");
-                let ci = parent
+                let Some(group) = self.grammar.group_at(c).map(Arc::clone) else {
+                    return;
+                };
+                let Some(parent) = self.stack.last_mut() else {
+                    return;
+                };
+                let Some(count) = parent
                     .node
-                    .group
-                    .children
-                    .iter()
-                    .position(|&x| x == c)
-                    .expect("child group");
-                parent.node.counts[ci] += 1;
+                    .child_slot(c)
+                    .and_then(|ci| parent.node.counts.get_mut(ci))
+                else {
+                    return;
+                };
+                *count += 1;
                 let mut node = Node::new(Arc::clone(&group), line);
-                node.rank = parent.node.counts[ci];
+                node.rank = *count;
                 node.records = 1;
                 node.open = d.record;
                 self.stack.push(Open {
@@ -262,9 +270,7 @@ impl<'t> Assembler<'t> {
             if top.node.group.close.is_some() && !top.skipping && !optional {
                 let (name, closer) = (
                     top.node.group.name.clone(),
-                    self.grammar.records[top.node.group.close.unwrap_or(0)]
-                        .name
-                        .clone(),
+                    record_name(&self.grammar, top.node.group.close.unwrap_or(0)),
                 );
                 top.node.damage();
                 self.structure(
@@ -280,16 +286,16 @@ impl<'t> Assembler<'t> {
     }
 
     fn target(&self, ri: usize) -> Option<Target> {
-        for d in (0..self.stack.len()).rev() {
-            let g = &self.stack[d].node.group;
+        for (d, open) in self.stack.iter().enumerate().rev() {
+            let g = &open.node.group;
             if g.close == Some(ri) {
                 return Some(Target::Close(d));
             }
-            if let Some(&c) = g
-                .children
-                .iter()
-                .find(|&&c| self.grammar.groups[c].open == Some(ri))
-            {
+            if let Some(&c) = g.children.iter().find(|&&c| {
+                self.grammar
+                    .group_at(c)
+                    .is_some_and(|child| child.open == Some(ri))
+            }) {
                 return Some(Target::OpenChild(d, c));
             }
         }
@@ -298,7 +304,7 @@ impl<'t> Assembler<'t> {
 
     /// A record that belongs nowhere open (a `4` with no open invoice, a `9` with no lot).
     fn out_of_place(&mut self, ri: usize, d: Decoded, line: u32) {
-        let name = self.grammar.records[ri].name.clone();
+        let name = record_name(&self.grammar, ri);
         self.structure(
             line,
             Some(1),
@@ -316,16 +322,22 @@ impl<'t> Assembler<'t> {
             return;
         };
         for (ci, &c) in top.node.group.children.clone().iter().enumerate() {
-            let child: &GroupDef = &self.grammar.groups[c];
+            let Some(child) = self.grammar.group_at(c) else {
+                continue;
+            };
             let belongs = child.close == Some(ri)
-                || child
-                    .children
-                    .iter()
-                    .any(|&cc| self.grammar.groups[cc].open == Some(ri));
+                || child.children.iter().any(|&cc| {
+                    self.grammar
+                        .group_at(cc)
+                        .is_some_and(|g| g.open == Some(ri))
+                });
             if !belongs || child.match_fields.is_empty() {
                 continue;
             }
-            if let Some(last) = top.node.children[ci].iter_mut().rev().find(|n| {
+            let Some(list) = top.node.children.get_mut(ci) else {
+                continue;
+            };
+            if let Some(last) = list.iter_mut().rev().find(|n| {
                 child.match_fields.iter().all(|m| {
                     record
                         .get(m)
@@ -341,27 +353,26 @@ impl<'t> Assembler<'t> {
 
     /// The first `match` field of the group at `depth` that `record` carries with another value.
     fn mismatch(&self, depth: usize, record: &Record) -> Option<(String, u32)> {
-        let node = &self.stack[depth].node;
+        let node = &self.stack.get(depth)?.node;
         node.group.match_fields.iter().find_map(|m| {
             let i = record.def.field_index(m)?;
-            let v = &record.values[i];
+            let (v, def) = (record.values.get(i)?, record.def.fields.get(i)?);
             (v != &Value::Absent && node.field(m) != &Value::Absent && v != node.field(m))
-                .then(|| (m.clone(), record.def.fields[i].column()))
+                .then(|| (m.clone(), def.column()))
         })
     }
 
     /// A fault in the node at `depth`: the nearest fragile group at or above it becomes
     /// unreadable and skipped; with none, the node itself loses its own checks.
     fn damage_from(&mut self, depth: usize) {
-        match (0..=depth)
-            .rev()
-            .find(|&d| self.stack[d].node.group.fragile)
-        {
-            Some(d) => {
-                self.stack[d].node.state = NodeState::Unreadable;
-                self.stack[d].skipping = true;
-            }
-            None => self.stack[depth].node.damage(),
+        let Some(chain) = self.stack.get_mut(..=depth) else {
+            return;
+        };
+        if let Some(o) = chain.iter_mut().rev().find(|o| o.node.group.fragile) {
+            o.node.state = NodeState::Unreadable;
+            o.skipping = true;
+        } else if let Some(o) = chain.last_mut() {
+            o.node.damage();
         }
     }
 
@@ -399,14 +410,10 @@ impl<'t> Assembler<'t> {
                 });
             }
             Some(parent) => {
-                let ci = parent
-                    .node
-                    .group
-                    .children
-                    .iter()
-                    .position(|&x| x == node.group.index)
-                    .expect("child group");
-                parent.node.children[ci].push(Arc::new(node));
+                let slot = parent.node.child_slot(node.group.index);
+                if let Some(list) = slot.and_then(|ci| parent.node.children.get_mut(ci)) {
+                    list.push(Arc::new(node));
+                }
             }
             None => emit(Unit {
                 file: Arc::clone(&self.file),
@@ -416,4 +423,12 @@ impl<'t> Assembler<'t> {
             }),
         }
     }
+}
+
+/// The name of record type `ri` (empty for an index the grammar does not have).
+fn record_name(grammar: &Grammar, ri: usize) -> String {
+    grammar
+        .record_at(ri)
+        .map(|r| r.name.clone())
+        .unwrap_or_default()
 }

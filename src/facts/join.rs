@@ -96,10 +96,15 @@ impl<'g> Joiner<'g> {
                 && a.from.group == b.from.group
                 && a.from.key == b.from.key
         };
-        let claim_space = (0..set.links.len())
-            .map(|li| {
-                (0..=li)
-                    .find(|&o| same_claim(&set.links[o], &set.links[li]))
+        let claim_space = set
+            .links
+            .iter()
+            .enumerate()
+            .map(|(li, l)| {
+                set.links
+                    .iter()
+                    .take(li + 1)
+                    .position(|o| same_claim(o, l))
                     .unwrap_or(li)
             })
             .collect();
@@ -133,7 +138,7 @@ impl<'g> Joiner<'g> {
             .get(grammar)?
             .iter()
             .filter(|(_, r)| pick(r))
-            .map(|(gi, _)| g.groups[*gi].depth)
+            .filter_map(|(gi, _)| g.group_at(*gi).map(|group| group.depth))
             .max()
     }
 
@@ -145,7 +150,9 @@ impl<'g> Joiner<'g> {
             let Some(depth) = self.max_depth(&u.grammar.name, |r| matches!(r, Role::To(_))) else {
                 continue;
             };
-            let roles = &self.roles[&u.grammar.name];
+            let Some(roles) = self.roles.get(&u.grammar.name) else {
+                continue;
+            };
             each_node(u, depth, &mut |chain, node| {
                 for (gi, role) in roles {
                     let Role::To(li) = role else { continue };
@@ -156,8 +163,13 @@ impl<'g> Joiner<'g> {
                     if node.state != NodeState::Sound {
                         continue;
                     }
-                    if let Some(parts) = key_values(&self.set.links[*li].to.key, chain) {
-                        self.index[*li]
+                    let (Some(link), Some(index)) =
+                        (self.set.links.get(*li), self.index.get_mut(*li))
+                    else {
+                        continue;
+                    };
+                    if let Some(parts) = key_values(&link.to.key, chain) {
+                        index
                             .entry(key_string(&parts))
                             .or_default()
                             .push(Arc::clone(node));
@@ -180,7 +192,9 @@ impl<'g> Joiner<'g> {
         let Some(depth) = self.max_depth(&unit.grammar.name, |r| matches!(r, Role::From(_))) else {
             return;
         };
-        let roles = &self.roles[&unit.grammar.name];
+        let Some(roles) = self.roles.get(&unit.grammar.name) else {
+            return;
+        };
         let grammar = Arc::clone(&unit.grammar);
         let mut bare_unit_node: Option<Arc<Node>> = None;
         each_node(unit, depth, &mut |chain, node| {
@@ -190,11 +204,15 @@ impl<'g> Joiner<'g> {
                 if node.group.index != *gi {
                     continue;
                 }
-                let link = &self.set.links[*li];
+                let Some(link) = self.set.links.get(*li) else {
+                    continue;
+                };
                 let Some(parts) = key_values(&link.from.key, chain) else {
                     continue;
                 };
-                let space = self.claim_space[*li];
+                let Some(&space) = self.claim_space.get(*li) else {
+                    continue;
+                };
                 let first = link.every
                     || match firsts.iter().find(|(s, _)| *s == space) {
                         Some((_, f)) => *f,
@@ -208,30 +226,31 @@ impl<'g> Joiner<'g> {
                 if !first {
                     continue;
                 }
-                let matches: &[Arc<Node>] = if self.index[*li].is_empty() {
-                    &[]
-                } else {
-                    self.index[*li]
-                        .get(&key_string(&parts))
-                        .map_or(&[], Vec::as_slice)
+                let matches: &[Arc<Node>] = match self.index.get(*li) {
+                    Some(index) if !index.is_empty() => {
+                        index.get(&key_string(&parts)).map_or(&[], Vec::as_slice)
+                    }
+                    _ => &[],
                 };
-                if let Some(slot) = link.from.slot {
-                    let _ = node.links[slot]
-                        .set(Linked::Many(matches.iter().map(Arc::downgrade).collect()));
+                if let Some(cell) = link.from.slot.and_then(|slot| node.links.get(slot)) {
+                    let _ = cell.set(Linked::Many(matches.iter().map(Arc::downgrade).collect()));
                 }
                 match link.to.slot {
                     Some(back) if !matches.is_empty() => {
                         // A node handed over as a unit of a streamed parent (a lot) is kept
                         // without its children: the PJ line needs the lot, not its invoices.
-                        let bare = node.group.parent.is_some_and(|p| grammar.groups[p].stream)
+                        let bare = node
+                            .group
+                            .parent
+                            .is_some_and(|p| grammar.group_at(p).is_some_and(|g| g.stream))
                             && node.children.iter().any(|c| !c.is_empty());
                         let partner = if bare {
                             Arc::clone(bare_unit_node.get_or_insert_with(|| Arc::new(node.bare())))
                         } else {
                             Arc::clone(node)
                         };
-                        for m in matches {
-                            let _ = m.links[back].set(Linked::One(Arc::clone(&partner)));
+                        for cell in matches.iter().filter_map(|m| m.links.get(back)) {
+                            let _ = cell.set(Linked::One(Arc::clone(&partner)));
                         }
                     }
                     _ => {}
@@ -244,7 +263,10 @@ impl<'g> Joiner<'g> {
     fn gather(&self, held: &[Unit]) -> Vec<Unit> {
         let mut out = Vec::new();
         for (gi, g) in self.set.gathers.iter().enumerate() {
-            let parts = g.grammar.records[0].fields.len();
+            let (Some(group), Some(def)) = (g.grammar.root(), g.grammar.records.first()) else {
+                continue;
+            };
+            let parts = def.fields.len();
             // (member, partial key, file, node) in file order.
             let mut found: Vec<Found> = Vec::new();
             for u in held {
@@ -254,14 +276,19 @@ impl<'g> Joiner<'g> {
                 ) else {
                     continue;
                 };
-                let roles = &self.roles[&u.grammar.name];
+                let Some(roles) = self.roles.get(&u.grammar.name) else {
+                    continue;
+                };
                 each_node(u, depth, &mut |chain, node| {
                     for (group, role) in roles {
                         let Role::Member(x, mi) = role else { continue };
                         if *x != gi || node.group.index != *group {
                             continue;
                         }
-                        let key: Option<Vec<Option<String>>> = g.members[*mi]
+                        let Some(member) = g.members.get(*mi) else {
+                            continue;
+                        };
+                        let key: Option<Vec<Option<String>>> = member
                             .key
                             .iter()
                             .map(|p| match p {
@@ -280,8 +307,8 @@ impl<'g> Joiner<'g> {
                 vec![Default::default(); parts];
             for (_, key, _, _) in &found {
                 for (i, v) in key.iter().enumerate() {
-                    if let Some(v) = v {
-                        values[i].insert(v.clone());
+                    if let (Some(v), Some(seen)) = (v, values.get_mut(i)) {
+                        seen.insert(v.clone());
                     }
                 }
             }
@@ -297,13 +324,13 @@ impl<'g> Joiner<'g> {
                     let slots = facts
                         .entry(full)
                         .or_insert_with(|| vec![None; g.members.len()]);
-                    if slots[*mi].is_none() {
-                        slots[*mi] = Some((Arc::clone(file), Arc::clone(node)));
+                    if let Some(slot) = slots.get_mut(*mi) {
+                        slot.get_or_insert_with(|| (Arc::clone(file), Arc::clone(node)));
                     }
                 }
             }
-            let group = Arc::clone(&g.grammar.groups[0]);
-            let def = Arc::clone(&g.grammar.records[0]);
+            let group = Arc::clone(group);
+            let def = Arc::clone(def);
             for (key, slots) in facts {
                 let (file, line) = slots
                     .iter()
@@ -317,9 +344,9 @@ impl<'g> Joiner<'g> {
                     values: key.into_iter().map(|k| Value::Text(k.into())).collect(),
                     line,
                 });
-                for (mi, s) in slots.into_iter().enumerate() {
-                    if let Some((_, n)) = s {
-                        let _ = node.links[g.members[mi].slot].set(Linked::One(n));
+                for (s, member) in slots.into_iter().zip(&g.members) {
+                    if let (Some((_, n)), Some(cell)) = (s, node.links.get(member.slot)) {
+                        let _ = cell.set(Linked::One(n));
                     }
                 }
                 out.push(Unit {
@@ -355,7 +382,10 @@ fn expand(
     for (i, part) in key.iter().enumerate() {
         let choices: Vec<String> = match part {
             Some(v) => vec![v.clone()],
-            None => values[i].iter().cloned().collect(),
+            None => values
+                .get(i)
+                .map(|seen| seen.iter().cloned().collect())
+                .unwrap_or_default(),
         };
         out = out
             .into_iter()

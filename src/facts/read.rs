@@ -66,19 +66,19 @@ fn recognise<'g>(
         .copied()
         .filter(|g| signature_matches(g, first))
         .collect();
-    match (by_name.len(), by_content.len()) {
-        (_, 1) => Ok(by_content[0]),
-        (0, _) => {
+    match (by_name.as_slice(), by_content.as_slice()) {
+        (_, [only]) => Ok(only),
+        ([], _) => {
             let any: Vec<&Arc<Grammar>> =
                 readable().filter(|g| signature_matches(g, first)).collect();
-            match any.len() {
-                1 => Ok(any[0]),
+            match any.as_slice() {
+                [only] => Ok(only),
                 _ => Err("format non reconnu (ni par le nom du fichier, ni par son contenu) ; --grammar NOM l'impose".into()),
             }
         }
-        (1, 0) => Err(format!(
+        ([g], []) => Err(format!(
             "le contenu n'est pas au format {} ({}) : premier enregistrement non reconnu",
-            by_name[0].name, by_name[0].title
+            g.name, g.title
         )),
         _ => Err(format!(
             "contenu conforme à aucun des formats possibles pour ce nom ({})",

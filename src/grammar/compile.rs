@@ -40,7 +40,10 @@ pub fn grammar(
     let mut header = Vec::new();
     let mut defs: Vec<Arc<RecordDef>> = Vec::new();
     let mut names = HashSet::new();
+    // Records with a faulty field: a path to one of their fields is not faulted again.
+    let mut incomplete = HashSet::new();
     for r in records {
+        let before_fields = faults.len();
         if !names.insert(r.name.value.clone()) {
             faults.push(doc.fault(
                 FaultKind::Duplicate,
@@ -52,6 +55,9 @@ pub fn grammar(
         check_code(doc, &layout, &r.name, r.code.as_ref(), faults);
         let fields = doc.sort_out(r.fields, faults);
         let fields = record_fields(doc, &layout, &fields, &mut header, faults);
+        if faults.len() > before_fields {
+            incomplete.insert(defs.len());
+        }
         defs.push(Arc::new(RecordDef {
             id: ids.records,
             name: r.name.value,
@@ -76,7 +82,16 @@ pub fn grammar(
         )),
         _ => {}
     }
-    let groups = groups(doc, subjects, &spec, &defs, ids, link_slots, faults);
+    let groups = groups(
+        doc,
+        subjects,
+        &spec,
+        &defs,
+        &incomplete,
+        ids,
+        link_slots,
+        faults,
+    );
     (faults.len() == before).then(|| Grammar {
         name: spec.format.value,
         title: spec.title,
@@ -403,16 +418,20 @@ pub fn parse_path(
 struct Nesting<'a> {
     doc: &'a Doc,
     subjects: &'a SubjectOrder,
+    /// Records with a faulty field (already reported).
+    incomplete: &'a HashSet<usize>,
     records: &'a [Arc<RecordDef>],
     ancestry: Vec<String>,
     out: Vec<GroupDef>,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn groups(
     doc: &Doc,
     subjects: &SubjectOrder,
     spec: &GrammarSpec,
     records: &[Arc<RecordDef>],
+    incomplete: &HashSet<usize>,
     ids: &mut Ids,
     link_slots: &LinkSlots,
     faults: &mut Vec<Fault>,
@@ -420,6 +439,7 @@ fn groups(
     let mut n = Nesting {
         doc,
         subjects,
+        incomplete,
         records,
         ancestry: Vec::new(),
         out: Vec::new(),
@@ -489,10 +509,15 @@ impl Nesting<'_> {
             .and_then(|o| self.records.get(o))
             .map(|r| r.fields.iter().map(|f| f.name.clone()).collect())
             .unwrap_or_default();
+        // A path to a field of a record whose own definition was faulty is not faulted again.
+        let known_incomplete = open.is_some_and(|o| self.incomplete.contains(&o));
         let resolve = |p: &Spanned<String>, faults: &mut Vec<Fault>| -> Option<ValuePath> {
             let names: Vec<&str> = self.ancestry.iter().map(String::as_str).collect();
             parse_path(p, &names, &|f| own.iter().any(|o| o == f))
                 .map_err(|m| {
+                    if known_incomplete {
+                        return;
+                    }
                     faults.push(self.doc.fault(
                         FaultKind::UnknownName,
                         p.span,
@@ -521,7 +546,7 @@ impl Nesting<'_> {
             }
         }
         for m in &spec.match_fields {
-            if !own.contains(&m.value) {
+            if !own.contains(&m.value) && !known_incomplete {
                 faults.push(self.doc.fault(
                     FaultKind::UnknownName,
                     m.span,

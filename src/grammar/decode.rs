@@ -35,14 +35,11 @@ impl<R: BufRead> LineReader<R> {
         }
         self.bytes += n as u64;
         self.line += 1;
-        let mut end = self.buf.len();
-        if end > 0 && self.buf[end - 1] == b'\n' {
-            end -= 1;
-            if end > 0 && self.buf[end - 1] == b'\r' {
-                end -= 1;
-            }
+        let mut line = self.buf.as_slice();
+        if let Some(rest) = line.strip_suffix(b"\n") {
+            line = rest.strip_suffix(b"\r").unwrap_or(rest);
         }
-        Ok(Some((&self.buf[..end], self.line)))
+        Ok(Some((line, self.line)))
     }
 }
 
@@ -78,10 +75,13 @@ pub fn signature_matches(g: &Grammar, first_line: &[u8]) -> bool {
             let Some(code) = first_line.get(*start..start + len) else {
                 return false;
             };
-            let root_open = g.groups[0]
-                .open
-                .or_else(|| g.groups.get(1).and_then(|c| c.open));
-            root_open.is_some_and(|r| g.records[r].code.as_deref() == Some(code))
+            let root_open = g
+                .root()
+                .and_then(|r| r.open)
+                .or_else(|| g.group_at(1).and_then(|c| c.open));
+            root_open
+                .and_then(|r| g.record_at(r))
+                .is_some_and(|r| r.code.as_deref() == Some(code))
         }
         Layout::Fixed { record_length, .. } => {
             first_line.len() == *record_length && first_line.iter().all(|&b| b >= 0x20 && b != 0x7f)
@@ -234,7 +234,13 @@ pub fn field_fault(name: &str, column: u32, expected: &str) -> LineFault {
 }
 
 fn decode_delimited(g: &Grammar, line: &[u8], line_no: u32, separator: u8) -> Decoded {
-    let def = &g.records[0];
+    let Some(def) = g.record_at(0) else {
+        return Decoded {
+            record_index: None,
+            record: None,
+            faults: Vec::new(),
+        };
+    };
     let text_line;
     let line = if g.latin1() {
         line
@@ -245,8 +251,9 @@ fn decode_delimited(g: &Grammar, line: &[u8], line_no: u32, separator: u8) -> De
                 text_line.as_bytes()
             }
             Err(e) => {
-                let column = line[..e.valid_up_to()]
+                let column = line
                     .iter()
+                    .take(e.valid_up_to())
                     .filter(|&&b| b == separator)
                     .count() as u32
                     + 1;

@@ -131,10 +131,10 @@ pub fn decode(
         ),
     };
     // Trailing spaces are padding for text; an all-space zone is absent.
-    let trimmed = {
-        let end = raw.iter().rposition(|&b| b != b' ').map_or(0, |p| p + 1);
-        &raw[..end]
-    };
+    let mut trimmed = raw;
+    while let [rest @ .., b' '] = trimmed {
+        trimmed = rest;
+    }
     match ty {
         FieldType::Filler => Ok(Value::Absent),
         FieldType::Text => {

@@ -3,6 +3,7 @@
 
 pub mod compile;
 pub mod decode;
+pub mod doc;
 pub mod field;
 pub mod joins;
 pub mod load;

@@ -165,7 +165,7 @@ pub struct Outcome {
     #[serde(skip_serializing_if = "Option::is_none")]
     /// Where it comes from.
     pub source: Option<Source>,
-    /// Details some kinds carry (formats/report.md): `motif` for NOEMIE guidance; `field`,
+    /// Details some kinds carry (docs/formats/report.md): `motif` for NOEMIE guidance; `field`,
     /// `values` and `return_to` for conflicts.
     #[serde(flatten)]
     pub details: Details,

@@ -120,8 +120,9 @@ fn write_table(outcomes: &[Outcome], w: &mut dyn Write) -> io::Result<()> {
     let head = ["GRAVITÉ", "CODE", "SUJET", "MESSAGE", "SOURCE"];
     let width = |i: usize| {
         rows.iter()
-            .map(|r| r[i].chars().count())
-            .chain([head[i].chars().count()])
+            .filter_map(|r| r.get(i))
+            .map(|s| s.chars().count())
+            .chain(head.get(i).map(|h| h.chars().count()))
             .max()
             .unwrap_or(0)
     };

@@ -243,7 +243,9 @@ impl Evaluator {
     }
 
     fn run_rules(&mut self, unit: &Unit, chain: &[Arc<Node>], out: &mut Vec<Outcome>) {
-        let node = chain.last().expect("chain holds the node");
+        let Some(node) = chain.last() else {
+            return;
+        };
         let sound = node.state == NodeState::Sound;
         let key = node.group.id;
         let refs: Vec<&Node> = chain.iter().map(|n| &**n).collect();
@@ -256,8 +258,7 @@ impl Evaluator {
                 _ => None,
             })
             .unwrap_or(self.as_of);
-        for si in 0..self.sets.len() {
-            let cs = &mut self.sets[si];
+        for (si, cs) in self.sets.iter_mut().enumerate() {
             let rules = cs.by_scope.get(&key);
             let choices = cs.choices.get(&key).filter(|_| sound);
             if rules.is_none() && choices.is_none() {
@@ -277,7 +278,9 @@ impl Evaluator {
                           out: &mut Vec<Outcome>,
                           failures: &mut HashMap<FailureKey, Failure>|
              -> bool {
-                let rule = &cs.set.rules[ri];
+                let Some(rule) = cs.set.rules.get(ri) else {
+                    return false;
+                };
                 match result {
                     Ok(firings) => {
                         let fired = !firings.is_empty();
@@ -304,20 +307,26 @@ impl Evaluator {
                 }
             };
             for &ri in rules.into_iter().flatten() {
-                let rule = &cs.set.rules[ri];
+                let Some(rule) = cs.set.rules.get(ri) else {
+                    continue;
+                };
                 if !rule.in_force(date)
                     || (!sound && !rule.damaged)
                     || only.is_some_and(|o| o != &*rule.code)
                 {
                     continue;
                 }
-                let Some(ast) = &cs.asts[ri] else { continue };
+                let Some(Some(ast)) = cs.asts.get(ri) else {
+                    continue;
+                };
                 let result =
                     run_script(&self.engine, &mut self.caches, &mut cs.scope, ast, fact_len);
                 report(ri, result, out, &mut self.failures);
             }
             for (ci, key_ast) in choices.into_iter().flatten() {
-                let choice = &cs.set.choices[*ci];
+                let Some(choice) = cs.set.choices.get(*ci) else {
+                    continue;
+                };
                 let key = contain(|| {
                     self.engine
                         .eval_ast_with_scope::<Dynamic>(&mut cs.scope, key_ast)
@@ -350,7 +359,9 @@ impl Evaluator {
                     }) else {
                         continue;
                     };
-                    let Some(ast) = &cs.asts[ri] else { continue };
+                    let Some(Some(ast)) = cs.asts.get(ri) else {
+                        continue;
+                    };
                     let result =
                         run_script(&self.engine, &mut self.caches, &mut cs.scope, ast, fact_len);
                     if report(ri, result, out, &mut self.failures) {
@@ -482,7 +493,6 @@ fn outcome(
     details: Option<&Map>,
 ) -> Outcome {
     let subject = subject_of(chain);
-    let node = chain.last().expect("chain holds the node");
     let fill = |t: &str| fill_template(t, details, &subject, chain, set);
     Outcome {
         kind: rule.kind,
@@ -498,7 +508,7 @@ fn outcome(
         ruleset: Some(Arc::clone(&set.id)),
         source: Some(Source {
             file: Arc::clone(&unit.file),
-            line: Some(node.line),
+            line: chain.last().map(|node| node.line),
             column: None,
             field: None,
         }),
@@ -596,8 +606,11 @@ pub fn fill_template(
         }
         for n in chain.iter().rev() {
             for rec in [n.open.as_ref(), n.close.as_ref()].into_iter().flatten() {
-                if let Some(i) = rec.def.field_index(name) {
-                    return text_of(&rec.values[i], &rec.def.fields[i].ty);
+                let Some(i) = rec.def.field_index(name) else {
+                    continue;
+                };
+                if let (Some(v), Some(f)) = (rec.values.get(i), rec.def.fields.get(i)) {
+                    return text_of(v, &f.ty);
                 }
             }
         }

@@ -341,8 +341,14 @@ impl<'a> Loader<'a> {
                 set.rules.push(rule);
             }
         }
+        // Codes whose entry was refused (already reported): a choice naming one is not faulted
+        // again.
+        let refused: HashSet<String> = written_codes(&doc)
+            .into_iter()
+            .filter(|c| !set.rules.iter().any(|r| *r.code == **c))
+            .collect();
         for c in doc.sort_out(spec.choices, &mut faults) {
-            if let Some(choice) = self.choice(&doc, &set, c, &mut faults) {
+            if let Some(choice) = self.choice(&doc, &set, c, &refused, &mut faults) {
                 set.choices.push(choice);
             }
         }
@@ -472,6 +478,7 @@ impl<'a> Loader<'a> {
         doc: &Doc,
         set: &RuleSet,
         c: Spanned<ChoiceSpec>,
+        refused: &HashSet<String>,
         faults: &mut Vec<Fault>,
     ) -> Option<Choice> {
         let before = faults.len();
@@ -505,9 +512,11 @@ impl<'a> Loader<'a> {
             }
         }
         let known = |code: &str| {
-            set.rules
-                .iter()
-                .any(|r| &*r.code == code && r.scope == scope.value)
+            refused.contains(code)
+                || set
+                    .rules
+                    .iter()
+                    .any(|r| &*r.code == code && r.scope == scope.value)
         };
         let absent = |code: &str, span| {
             doc.fault(
@@ -548,6 +557,19 @@ impl<'a> Loader<'a> {
             otherwise: otherwise.value,
         })
     }
+}
+
+/// Every rule code written in the manifest, whether or not its entry could be read.
+fn written_codes(doc: &Doc) -> HashSet<String> {
+    let mut codes = HashSet::new();
+    if let Some(crate::diag::yaml::Value::Seq(items)) = doc.root.get("rules").map(|r| &r.value) {
+        codes.extend(
+            items
+                .iter()
+                .filter_map(|i| i.get("code").and_then(|c| c.as_str()).map(str::to_string)),
+        );
+    }
+    codes
 }
 
 /// Versions of one code must not be in force on the same date for the same scope (one code

@@ -1,4 +1,4 @@
-//! Identifier keys (formats/identifiers.md): Luhn for professional and doctor numbers, the
+//! Identifier keys (docs/formats/identifiers.md): Luhn for professional and doctor numbers, the
 //! NIR's form and its modulo-97 key with Corsica.
 
 use rhai::{Dynamic, Engine, ImmutableString};
@@ -29,7 +29,7 @@ pub fn luhn(s: &str) -> bool {
     sum % 10 == 0
 }
 
-/// NIR well-formed (identifiers.md): 13 characters, first `1`, `2`, `7` or `8`, characters
+/// NIR well-formed (docs/formats/identifiers.md): 13 characters, first `1`, `2`, `7` or `8`, characters
 /// 2–5 and 8–13 digits, 6–7 digits or `2A`/`2B`.
 pub fn nir_well_formed(nir: &str) -> bool {
     let Ok(b) = <&[u8; 13]>::try_from(nir.as_bytes()) else {
