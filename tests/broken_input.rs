@@ -156,10 +156,8 @@ fn error_messages_never_quote_a_nir_or_a_name() {
 
 #[test]
 fn a_looping_rule_is_stopped_and_reported_once_while_others_run() {
-    let dir = std::env::temp_dir().join(format!("vigie-loop-{}", std::process::id()));
-    std::fs::create_dir_all(dir.join("scripts")).unwrap();
-    std::fs::write(
-        dir.join("ruleset.yaml"),
+    let dir = common::temp_rule_set(
+        "loop",
         r#"name: boucle
 version: "1"
 grammars: [b2]
@@ -167,18 +165,11 @@ rules:
   - { code: BOUCLE, kind: anomaly, severity: rejet, scope: facture, script: scripts/boucle.rhai, message: "jamais" }
   - { code: ZERO, kind: anomaly, severity: rejet, scope: facture, script: scripts/zero.rhai, message: "facture {n_facture}" }
 "#,
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("scripts/boucle.rhai"),
-        "let n = 0; loop { n += 1; }",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("scripts/zero.rhai"),
-        "parse_int(facture.n_facture) == 0",
-    )
-    .unwrap();
+        &[
+            ("scripts/boucle.rhai", "let n = 0; loop { n += 1; }"),
+            ("scripts/zero.rhai", "parse_int(facture.n_facture) == 0"),
+        ],
+    );
     let setup = common::setup_with(&dir);
     let opts = Options {
         jobs: 2,

@@ -190,19 +190,17 @@ fn rules_check_list_and_test_on_the_project_rules() {
 
 #[test]
 fn rules_check_reports_every_fault_with_its_place() {
-    let dir = std::env::temp_dir().join(format!("vigie-check-{}", std::process::id()));
-    std::fs::create_dir_all(dir.join("scripts")).unwrap();
-    std::fs::write(
-        dir.join("ruleset.yaml"),
+    let dir = common::temp_rule_set(
+        "check",
         "name: faux\nversion: \"1\"\ngrammars: [b2]\nrules:\n  - code: A\n    kind: anomaly\n    severity: rejet\n    scope: facture\n    script: scripts/a.rhai\n    message: m\n  - code: B\n    kind: anomaly\n    severity: rejet\n    scope: facture\n    script: scripts/b.rhai\n    message: m\n  - code: C\n    kind: anomaly\n    severity: rejet\n    scope: facture\n    script: scripts/absent.rhai\n    message: m\n  - code: D\n    kind: anomaly\n    severity: rejet\n    scope: facture\n    script: scripts/a.rhai\n    mesage: m\n  - code: E\n    kind: anomaly\n    severity: rejet\n    scope: factur\n    script: scripts/a.rhai\n    message: m\n",
-    )
-    .unwrap();
-    std::fs::write(dir.join("scripts/a.rhai"), "let x = ;\n").unwrap();
-    std::fs::write(
-        dir.join("scripts/b.rhai"),
-        "// calls a helper that does not exist\nluhn_key(facture.nir) == 3\n",
-    )
-    .unwrap();
+        &[
+            ("scripts/a.rhai", "let x = ;\n"),
+            (
+                "scripts/b.rhai",
+                "// calls a helper that does not exist\nluhn_key(facture.nir) == 3\n",
+            ),
+        ],
+    );
     let o = vigie(&["rules", "check", dir.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
@@ -275,19 +273,14 @@ fn a_reader_that_stops_early_ends_every_command_quietly() {
 
 #[test]
 fn a_helper_given_a_date_outside_the_calendar_fails_the_rule_not_the_run() {
-    let dir = std::env::temp_dir().join(format!("vigie-easter-{}", std::process::id()));
-    std::fs::create_dir_all(dir.join("scripts")).unwrap();
-    std::fs::write(
-        dir.join("ruleset.yaml"),
+    let dir = common::temp_rule_set(
+        "easter",
         "name: paques\nversion: \"1\"\ngrammars: [b2]\nrules:\n  - { code: PAQUES, kind: anomaly, severity: rejet, scope: facture, script: scripts/p.rhai, message: m }\n  - { code: TOUT, kind: anomaly, severity: info, scope: facture, script: scripts/t.rhai, message: m }\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("scripts/p.rhai"),
-        "is_public_holiday(date(-2959, 3, 1))",
-    )
-    .unwrap();
-    std::fs::write(dir.join("scripts/t.rhai"), "true").unwrap();
+        &[
+            ("scripts/p.rhai", "is_public_holiday(date(-2959, 3, 1))"),
+            ("scripts/t.rhai", "true"),
+        ],
+    );
     let rules = dir.to_str().unwrap();
     let o = vigie(&["rules", "check", rules]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));

@@ -50,3 +50,15 @@ pub fn analyse(files: &[PathBuf], as_of: &str, jobs: usize) -> Vec<Outcome> {
 pub fn path(p: &str) -> PathBuf {
     root().join(Path::new(p))
 }
+
+/// A rule set written into a fresh temporary folder (`tag` names it): its manifest, then its
+/// scripts as (path under the folder, text). The caller removes the folder.
+pub fn temp_rule_set(tag: &str, manifest: &str, scripts: &[(&str, &str)]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("vigie-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("scripts")).unwrap();
+    std::fs::write(dir.join("ruleset.yaml"), manifest).unwrap();
+    for (path, text) in scripts {
+        std::fs::write(dir.join(path), text).unwrap();
+    }
+    dir
+}
