@@ -292,3 +292,66 @@ fn a_misspelled_cas_boolean_is_a_located_error_and_the_other_records_are_checked
     // The good record (line 2) is checked: with RSI alone, Acoss and CARMF are missing.
     assert!(codes_on(&outcomes, "rpps", "13053040195").contains("CAS-X-ABS"));
 }
+
+/// NIRs and surnames of the invoices of a sample lot.
+fn personal_data(file: &str) -> Vec<String> {
+    let original = std::fs::read(common::path(file)).unwrap();
+    let mut secrets = Vec::new();
+    for l in original.split(|&b| b == b'\n') {
+        if l.starts_with(b"2 ") && l.len() > 100 {
+            secrets.push(String::from_utf8_lossy(&l[11..24]).to_string());
+            secrets.push(String::from_utf8_lossy(&l[57..82]).trim().to_string());
+        }
+    }
+    secrets.retain(|s| s.len() >= 4);
+    secrets
+}
+
+#[test]
+fn a_rule_that_fails_on_a_nir_or_a_name_does_not_quote_it() {
+    let scripts: [(&str, &str); 6] = [
+        ("scripts/a.rhai", "parse_int(facture.nir) > 0"),
+        ("scripts/b.rhai", "parse_int(facture.nom) > 0"),
+        ("scripts/c.rhai", "throw facture.nom;"),
+        ("scripts/d.rhai", "throw `NIR ${facture.nir}`;"),
+        ("scripts/e.rhai", "let m = #{}; m[facture.nir] + 1 > 0"),
+        (
+            "scripts/f.rhai",
+            "facture.nom.sub_string(0, 2) == facture.nir",
+        ),
+    ];
+    let mut manifest = String::from("name: fuite\nversion: \"1\"\ngrammars: [b2]\nrules:\n");
+    for (i, (path, _)) in scripts.iter().enumerate() {
+        manifest.push_str(&format!(
+            "  - {{ code: F{i}, kind: anomaly, severity: rejet, scope: facture, script: {path}, message: m }}\n"
+        ));
+    }
+    let dir = common::temp_rule_set("fuite", &manifest, &scripts);
+    let setup = common::setup_with(&dir);
+    let file = "tests/data/samples/lot-02-752379560.b2";
+    let a = setup.analyze(
+        vigie::files(&[common::path(file)]),
+        &Options {
+            jobs: 1,
+            as_of: Some(common::date("2026-11-20")),
+            ..Options::default()
+        },
+    );
+    let failures: Vec<_> = a.outcomes.iter().filter(|o| &*o.code == "RULE").collect();
+    assert!(failures.len() >= 5, "{failures:#?}");
+    for f in &failures {
+        for s in personal_data(file) {
+            assert!(
+                !f.message.contains(&s),
+                "{} quotes personal data",
+                f.message
+            );
+        }
+        assert!(
+            f.message.contains("règle F"),
+            "names the rule: {}",
+            f.message
+        );
+    }
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use rhai::{Array, Dynamic, Engine, EvalAltResult, ImmutableString, OptimizationLevel};
 
 use super::bindings::{Bindings, GroupProp};
+use super::fault::fault;
 use super::helpers;
 use crate::model::{alive, Linked, Node, NodeState, Value};
 
@@ -116,11 +117,10 @@ impl Fact {
                 GroupProp::None => {}
             }
         }
-        Err(format!(
+        Err(fault(format!(
             "« {name} » n'existe pas sur un enregistrement {}",
             self.record_name()
-        )
-        .into())
+        )))
     }
 }
 
@@ -163,7 +163,7 @@ pub fn build(bindings: &Arc<Bindings>, limits: &Limits) -> Engine {
 
 fn prop_id(b: &Bindings, name: &str) -> Result<usize, Box<EvalAltResult>> {
     b.id(name)
-        .ok_or_else(|| format!("aucune grammaire n'a de champ « {name} »").into())
+        .ok_or_else(|| fault(format!("aucune grammaire n'a de champ « {name} »")))
 }
 
 /// Native helpers over facts and lists of facts, so loops run in Rust.
@@ -176,7 +176,10 @@ fn register_fact_helpers(e: &mut Engine, bindings: &Arc<Bindings>) {
                 GroupProp::Children(ci) | GroupProp::Single(ci) => {
                     Ok(f.node.counts.get(ci).copied().map_or(0, i64::from))
                 }
-                _ => Err(format!("« {list} » n'est pas une liste de {}", f.node.group.name).into()),
+                _ => Err(fault(format!(
+                    "« {list} » n'est pas une liste de {}",
+                    f.node.group.name
+                ))),
             }
         },
     );
@@ -191,9 +194,9 @@ fn register_fact_helpers(e: &mut Engine, bindings: &Arc<Bindings>) {
                 if let Some(n) = v.clone().try_cast::<i64>() {
                     total = total
                         .checked_add(n)
-                        .ok_or_else(|| format!("sum : « {field} » dépasse la capacité"))?;
+                        .ok_or_else(|| fault(format!("sum : « {field} » dépasse la capacité")))?;
                 } else if !v.is_unit() {
-                    return Err(format!("sum : « {field} » n'est pas un nombre").into());
+                    return Err(fault(format!("sum : « {field} » n'est pas un nombre")));
                 }
             }
             Ok(total)
@@ -231,7 +234,7 @@ fn register_fact_helpers(e: &mut Engine, bindings: &Arc<Bindings>) {
 fn fact_of(d: &Dynamic) -> Result<Fact, Box<EvalAltResult>> {
     d.clone()
         .try_cast::<Fact>()
-        .ok_or_else(|| "la liste doit contenir des faits (lignes, factures…)".into())
+        .ok_or_else(|| fault("la liste doit contenir des faits (lignes, factures…)"))
 }
 
 fn compare(
@@ -254,5 +257,5 @@ fn compare(
     ) {
         return Ok(x.cmp(&y));
     }
-    Err(format!("« {field} » : valeurs non comparables").into())
+    Err(fault(format!("« {field} » : valeurs non comparables")))
 }

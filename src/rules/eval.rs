@@ -7,11 +7,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use rhai::{Caches, Dynamic, Engine, EvalAltResult, GlobalRuntimeState, Map, Position, Scope, AST};
+use rhai::{Caches, Dynamic, Engine, GlobalRuntimeState, Map, Position, Scope, AST};
 
 use super::bindings::Bindings;
 use super::contain::{contain, Contained, CONTAINED_PANIC};
 use super::engine::{self, Fact, Limits};
+use super::fault::describe;
 use super::helpers::{date_fr, euros};
 use super::manifest::{compile_scope, scope_chain, RuleSet};
 use crate::facts::{resolve, subject_of};
@@ -445,20 +446,6 @@ pub fn merge_failures(all: Vec<Vec<Failure>>) -> Vec<Failure> {
         }
     }
     merged
-}
-
-fn describe(e: &EvalAltResult) -> String {
-    match e {
-        EvalAltResult::ErrorTooManyOperations(_) => {
-            "trop d'opérations (boucle sans fin ?) : limite `max_operations` du manifeste atteinte"
-                .into()
-        }
-        EvalAltResult::ErrorStackOverflow(_) => {
-            "appels trop profonds : limite `max_call_levels` atteinte".into()
-        }
-        EvalAltResult::ErrorDataTooLarge(what, _) => format!("donnée trop grande ({what})"),
-        other => other.to_string(),
-    }
 }
 
 /// What a script's value says: not fired, fired once (with details), or several times.

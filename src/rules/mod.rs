@@ -6,6 +6,7 @@ pub mod check;
 pub mod contain;
 pub mod engine;
 pub mod eval;
+pub mod fault;
 pub mod helpers;
 pub mod manifest;
 

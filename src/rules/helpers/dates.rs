@@ -6,6 +6,7 @@ use rhai::Engine;
 
 use super::calendar;
 use super::Fallible;
+use crate::rules::fault::fault;
 
 /// A date written `JJ/MM/AAAA`, as guidance texts show it.
 pub fn date_fr(d: NaiveDate) -> String {
@@ -13,7 +14,7 @@ pub fn date_fr(d: NaiveDate) -> String {
 }
 
 fn dated(d: Option<NaiveDate>, what: &str) -> Fallible<NaiveDate> {
-    d.ok_or_else(|| format!("{what} : date hors limites").into())
+    d.ok_or_else(|| fault(format!("{what} : date hors limites")))
 }
 
 /// The date `y-m-d`, an error when it is not a calendar date.
@@ -23,43 +24,29 @@ fn make_date(y: i64, m: i64, d: i64) -> Fallible<NaiveDate> {
         (Ok(y), Ok(m), Ok(d)) => NaiveDate::from_ymd_opt(y, m, d),
         _ => None,
     };
-    date.ok_or_else(|| format!("date({y}, {m}, {d}) : pas une date du calendrier").into())
+    date.ok_or_else(|| fault("date(a, m, j) : pas une date du calendrier"))
 }
 
-fn gregorian<T>(v: Option<T>, what: &str, d: NaiveDate) -> Fallible<T> {
+fn gregorian<T>(v: Option<T>, what: &str) -> Fallible<T> {
     v.ok_or_else(|| {
         let (lo, hi) = (
             calendar::GREGORIAN_YEARS.start(),
             calendar::GREGORIAN_YEARS.end(),
         );
-        format!(
-            "{what} : l'année {} est hors du calendrier connu ({lo}–{hi})",
-            d.year()
-        )
-        .into()
+        fault(format!(
+            "{what} : une année hors du calendrier connu ({lo}–{hi})"
+        ))
     })
 }
 
 fn working_days_after(from: NaiveDate, to: NaiveDate) -> Fallible<i64> {
     if (to - from).num_days() > calendar::MAX_WORKING_SPAN_DAYS {
-        return Err(format!(
-            "working_days_after : plus de {} jours entre {} et {}",
-            calendar::MAX_WORKING_SPAN_DAYS,
-            date_fr(from),
-            date_fr(to)
-        )
-        .into());
+        return Err(fault(format!(
+            "working_days_after : plus de {} jours entre les deux dates",
+            calendar::MAX_WORKING_SPAN_DAYS
+        )));
     }
-    let out_of_calendar = if calendar::easter(from.year()).is_none() {
-        from
-    } else {
-        to
-    };
-    gregorian(
-        calendar::working_days_after(from, to),
-        "working_days_after",
-        out_of_calendar,
-    )
+    gregorian(calendar::working_days_after(from, to), "working_days_after")
 }
 
 /// Registers the `Date` type, its operators and the date helpers.
@@ -90,10 +77,10 @@ pub fn register(engine: &mut Engine) {
         })
         .register_fn("working_days_after", working_days_after)
         .register_fn("is_working_day", |d: NaiveDate| {
-            gregorian(calendar::is_working_day(d), "is_working_day", d)
+            gregorian(calendar::is_working_day(d), "is_working_day")
         })
         .register_fn("is_public_holiday", |d: NaiveDate| {
-            gregorian(calendar::is_public_holiday(d), "is_public_holiday", d)
+            gregorian(calendar::is_public_holiday(d), "is_public_holiday")
         });
 }
 

@@ -3,6 +3,7 @@
 use rhai::Engine;
 
 use super::Fallible;
+use crate::rules::fault::fault;
 
 /// `n / d` rounded half up (amounts are never negative in these formats; a negative `n`
 /// rounds half away from zero). An error on a zero divisor or an overflow.
@@ -10,7 +11,7 @@ pub fn round_div(n: i64, d: i64) -> Fallible<i64> {
     let overflow =
         || -> Box<rhai::EvalAltResult> { "round_div : dépassement de capacité".into() };
     if d == 0 {
-        return Err("round_div : division par zéro".into());
+        return Err(fault("round_div : division par zéro"));
     }
     let (n, d) = if d < 0 {
         (
