@@ -2,7 +2,7 @@
 
 use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -72,6 +72,30 @@ fn parse_severity(s: &str) -> Result<Severity, String> {
     }
 }
 
+/// Writes `path` whole or not at all: into a temporary file beside it, synced, then renamed
+/// over it. An interrupted run leaves the previous report (or none), never a truncated one.
+fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "rapport".into());
+    let tmp = path.with_file_name(format!(".{name}.vigie-{}.tmp", std::process::id()));
+    let result = File::create(&tmp).and_then(|f| {
+        let mut w = BufWriter::new(f);
+        write(&mut w)?;
+        let f = w.into_inner().map_err(|e| e.into_error())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    });
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
 /// A progress bar on stderr, only when it is a terminal.
 fn progress_bar(wanted: bool, total: u64) -> ProgressBar {
     if !wanted || !std::io::stderr().is_terminal() {
@@ -139,10 +163,8 @@ pub fn run(a: Args) -> ExitCode {
     let order = &grammars.subjects;
     match &a.output {
         Some(path) => {
-            let written = File::create(path).and_then(|f| {
-                let mut w = BufWriter::new(f);
-                report::write(a.format, &analysis.outcomes, order, &mut w)?;
-                w.flush()
+            let written = write_atomically(path, |w| {
+                report::write(a.format, &analysis.outcomes, order, w)
             });
             if let Err(e) = written {
                 return fail(

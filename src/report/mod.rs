@@ -52,6 +52,14 @@ pub fn write(
     }
 }
 
+/// The I/O error inside a CSV error, so that a closed pipe stays a closed pipe.
+fn io_error(e: csv::Error) -> io::Error {
+    match e.into_kind() {
+        csv::ErrorKind::Io(e) => e,
+        other => io::Error::other(format!("{other:?}")),
+    }
+}
+
 fn write_csv(outcomes: &[Outcome], order: &SubjectOrder, w: &mut dyn Write) -> io::Result<()> {
     let mut c = csv::WriterBuilder::new().delimiter(b';').from_writer(w);
     let mut header: Vec<&str> = vec!["kind", "code", "severity"];
@@ -59,7 +67,7 @@ fn write_csv(outcomes: &[Outcome], order: &SubjectOrder, w: &mut dyn Write) -> i
     header.extend([
         "message", "text", "ruleset", "file", "line", "column", "field",
     ]);
-    c.write_record(&header)?;
+    c.write_record(&header).map_err(io_error)?;
     for o in outcomes {
         let src = o.source.as_ref();
         let mut row: Vec<String> = vec![
@@ -88,7 +96,7 @@ fn write_csv(outcomes: &[Outcome], order: &SubjectOrder, w: &mut dyn Write) -> i
                 .unwrap_or_default(),
         );
         row.push(src.and_then(|s| s.field.clone()).unwrap_or_default());
-        c.write_record(&row)?;
+        c.write_record(&row).map_err(io_error)?;
     }
     c.flush()
 }
