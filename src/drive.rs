@@ -66,39 +66,6 @@ pub struct Analysis {
     pub failures: Vec<Failure>,
 }
 
-/// Files named by `paths`: files as given, folders walked (sorted, hidden entries skipped).
-pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
-    let mut out = Vec::new();
-    for p in paths {
-        if p.is_dir() {
-            let mut stack = vec![p.clone()];
-            let mut found = Vec::new();
-            while let Some(d) = stack.pop() {
-                let entries = std::fs::read_dir(&d)
-                    .map_err(|e| format!("{} : dossier illisible ({e})", d.display()))?;
-                for e in entries.flatten() {
-                    let path = e.path();
-                    if e.file_name().to_string_lossy().starts_with('.') {
-                        continue;
-                    }
-                    if path.is_dir() {
-                        stack.push(path);
-                    } else {
-                        found.push(path);
-                    }
-                }
-            }
-            found.sort();
-            out.extend(found);
-        } else if p.exists() {
-            out.push(p.clone());
-        } else {
-            return Err(format!("{} : fichier ou dossier introuvable", p.display()));
-        }
-    }
-    Ok(out)
-}
-
 const BATCH: usize = 16;
 
 /// Reads every input and hands units to `send` in the order the joins need: the held inputs
@@ -165,6 +132,19 @@ impl Feeder<'_> {
         for u in joiner.held() {
             send(u.clone());
         }
+    }
+}
+
+impl Analysis {
+    /// Adds errors found before reading (an unreadable folder, a special file), in report
+    /// order.
+    pub fn add_errors(&mut self, errors: Vec<Outcome>, order: &crate::model::SubjectOrder) {
+        if errors.is_empty() {
+            return;
+        }
+        self.inputs += errors.len();
+        self.outcomes.extend(errors);
+        sort_for_report(&mut self.outcomes, order);
     }
 }
 

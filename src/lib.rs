@@ -38,12 +38,14 @@ pub mod model;
 pub mod report;
 mod rules;
 mod setup;
+mod walk;
 
 pub use diag::{Fault, FaultKind, Faults};
-pub use drive::{expand_paths, files, Analysis, Input, Options};
+pub use drive::{files, Analysis, Input, Options};
 pub use grammar::doc::pages as format_pages;
 pub use rules::contain::panic_is_contained;
 pub use rules::eval::Failure;
 pub use rules::helpers::{luhn, nir_key};
 pub use rules::manifest::{Rule, RuleSet};
 pub use setup::Setup;
+pub use walk::{expand_paths, Walk};

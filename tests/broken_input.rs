@@ -355,3 +355,48 @@ fn a_rule_that_fails_on_a_nir_or_a_name_does_not_quote_it() {
     }
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn a_slow_rule_is_stopped_by_time_and_then_given_up() {
+    let dir = common::temp_rule_set(
+        "lent",
+        "name: lent\nversion: \"1\"\ngrammars: [b2]\nlimits: { max_operations: 10000000, max_milliseconds: 50 }\nrules:\n  - { code: LENT, kind: anomaly, severity: rejet, scope: facture, script: scripts/lent.rhai, message: m }\n  - { code: VITE, kind: anomaly, severity: info, scope: facture, script: scripts/vite.rhai, message: m }\n",
+        &[
+            ("scripts/lent.rhai", "let x = 0; loop { x += 1; }"),
+            ("scripts/vite.rhai", "true"),
+        ],
+    );
+    let setup = common::setup_with(&dir);
+    let started = std::time::Instant::now();
+    let a = setup.analyze(
+        vigie::files(&[common::path("tests/data/samples/lot-02-752379560.b2")]),
+        &Options {
+            jobs: 1,
+            as_of: Some(common::date("2026-11-20")),
+            ..Options::default()
+        },
+    );
+    let elapsed = started.elapsed();
+    let failures: Vec<_> = a.outcomes.iter().filter(|o| &*o.code == "RULE").collect();
+    assert_eq!(failures.len(), 1, "{failures:#?}");
+    assert!(
+        failures[0].message.contains("LENT"),
+        "{}",
+        failures[0].message
+    );
+    assert!(
+        failures[0].message.contains("trop long") || failures[0].message.contains("trop grande"),
+        "{}",
+        failures[0].message
+    );
+    assert!(
+        elapsed.as_secs() < 20,
+        "given up after a few facts, not run on each: {elapsed:?}"
+    );
+    assert_eq!(
+        a.outcomes.iter().filter(|o| &*o.code == "VITE").count(),
+        37,
+        "the other rule ran"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -481,3 +481,67 @@ fn the_report_file_is_written_whole_or_not_at_all() {
     );
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn each_input_is_read_once_and_special_files_never_block() {
+    use std::os::unix::fs::symlink;
+    let dir = std::env::temp_dir().join(format!("vigie-walk-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("lots")).unwrap();
+    let lot = dir.join("lots/lot-02.b2");
+    std::fs::copy(common::path("examples/lot-02-752379560.b2"), &lot).unwrap();
+    symlink(dir.join("lots"), dir.join("lots/boucle")).unwrap(); // a link loop
+    symlink(&lot, dir.join("lots/meme-lot.b2")).unwrap(); // the same file again
+    let fifo = dir.join("lots/tube.b2");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let once = vigie(&[
+        "analyze",
+        "-q",
+        "--as-of",
+        "2026-11-20",
+        "--format",
+        "jsonl",
+        lot.to_str().unwrap(),
+    ]);
+    let started = std::time::Instant::now();
+    let o = vigie(&[
+        "analyze",
+        "--as-of",
+        "2026-11-20",
+        "--format",
+        "jsonl",
+        dir.join("lots").to_str().unwrap(),
+        lot.to_str().unwrap(),
+        fifo.to_str().unwrap(),
+    ]);
+    assert!(
+        started.elapsed().as_secs() < 30,
+        "no hang on the FIFO or the loop"
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    let expected = stdout(&once);
+    let rules = |s: &str| {
+        s.lines()
+            .filter(|l| !l.contains("\"kind\":\"error\""))
+            .count()
+    };
+    assert_eq!(
+        rules(&out),
+        rules(&expected),
+        "the lot analysed once, however it is named"
+    );
+    let fifo_errors = out
+        .lines()
+        .filter(|l| l.contains("tube.b2") && l.contains("pas un fichier ordinaire"))
+        .count();
+    assert_eq!(
+        fifo_errors, 1,
+        "the FIFO is one error, reported once: {out}"
+    );
+    assert!(stderr(&o).contains("lu une seule fois"), "{}", stderr(&o));
+    std::fs::remove_dir_all(dir).ok();
+}

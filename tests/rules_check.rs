@@ -198,3 +198,30 @@ fn each_rule_entry_fault_lands_on_its_own_line() {
     }
     assert_eq!(checked, 70, "every rule entry");
 }
+
+#[test]
+fn limits_beyond_their_ceiling_are_refused_where_written() {
+    let root = common::root();
+    let dir = std::env::temp_dir().join(format!("vigie-limits-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("scripts")).unwrap();
+    std::fs::write(dir.join("scripts/a.rhai"), "true").unwrap();
+    std::fs::write(
+        dir.join("ruleset.yaml"),
+        "name: l\nversion: \"1\"\ngrammars: [b2]\nlimits:\n  max_operations: 18446744073709551615\n  max_call_levels: 512\n  max_string_size: 0\nrules:\n  - { code: A, kind: anomaly, severity: rejet, scope: facture, script: scripts/a.rhai, message: m }\n",
+    )
+    .unwrap();
+    let Err(err) = Setup::load(&root.join("grammars"), &dir) else {
+        panic!("refused")
+    };
+    let places: Vec<_> = err.0.iter().map(|f| (f.kind, f.line())).collect();
+    assert_eq!(
+        places,
+        [
+            (FaultKind::BadValue, Some(5)),
+            (FaultKind::BadValue, Some(6)),
+            (FaultKind::BadValue, Some(7))
+        ],
+        "{err}"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -72,6 +72,9 @@ fn parse_severity(s: &str) -> Result<Severity, String> {
     }
 }
 
+/// Evaluation threads per core at most: more only costs memory.
+const MAX_JOBS_PER_CORE: usize = 4;
+
 /// Writes `path` whole or not at all: into a temporary file beside it, synced, then renamed
 /// over it. An interrupted run leaves the previous report (or none), never a truncated one.
 fn write_atomically(
@@ -136,10 +139,16 @@ pub fn run(a: Args) -> ExitCode {
         },
         None => None,
     };
-    let files = match vigie::expand_paths(&a.paths) {
-        Ok(f) => f,
+    let walk = match vigie::expand_paths(&a.paths) {
+        Ok(w) => w,
         Err(m) => return fail(EXIT_USAGE, m),
     };
+    if !a.quiet {
+        for w in &walk.warnings {
+            eprintln!("vigie: {w}");
+        }
+    }
+    let files = walk.files;
     let total: u64 = files
         .iter()
         .filter_map(|f| std::fs::metadata(f).ok())
@@ -147,18 +156,21 @@ pub fn run(a: Args) -> ExitCode {
         .sum();
     let bar = progress_bar(!a.quiet, total);
     let shown = bar.clone();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let most = cores.saturating_mul(MAX_JOBS_PER_CORE);
+    if a.jobs.is_some_and(|j| j > most) && !a.quiet {
+        eprintln!("vigie: --jobs ramené à {most} ({MAX_JOBS_PER_CORE} par cœur)");
+    }
     let opts = Options {
-        jobs: a
-            .jobs
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-            .max(1),
+        jobs: a.jobs.unwrap_or(cores).clamp(1, most),
         as_of: a.as_of,
         forced,
         progress: Some(Arc::new(move |bytes| shown.set_position(bytes))),
         ..Options::default()
     };
     let inputs: Vec<Input> = vigie::files(&files);
-    let analysis = setup.analyze(inputs, &opts);
+    let mut analysis = setup.analyze(inputs, &opts);
+    analysis.add_errors(walk.errors, &grammars.subjects);
     bar.finish_and_clear();
     let order = &grammars.subjects;
     match &a.output {

@@ -103,6 +103,14 @@ impl Doc {
 
     /// Reads and parses the file at `path`.
     pub fn read(path: &Path) -> Result<Doc, Fault> {
+        let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        if size > MAX_FILE_BYTES {
+            return Err(Fault::file(
+                FaultKind::BadValue,
+                path,
+                format!("fichier de {size} octets : au plus {MAX_FILE_BYTES}"),
+            ));
+        }
         let text = std::fs::read_to_string(path)
             .map_err(|e| Fault::file(FaultKind::Unreadable, path, format!("illisible : {e}")))?;
         Doc::parse(path, text)
@@ -150,6 +158,13 @@ enum Open {
     Map(Span, usize, Vec<Node>),
 }
 
+/// The deepest nesting a file may have (the project's deepest is under 10): deeper, reading it
+/// would only risk the stack.
+const MAX_DEPTH: usize = 64;
+
+/// The largest file read (the project's largest is under 100 KB).
+pub const MAX_FILE_BYTES: u64 = 16 << 20;
+
 fn build(text: &str) -> Result<Node, (Span, String)> {
     let mut parser = Parser::new_from_str(text);
     let mut stack: Vec<Open> = Vec::new();
@@ -187,6 +202,9 @@ fn build(text: &str) -> Result<Node, (Span, String)> {
                 Some(n) => Some(n.clone()),
                 None => return Err((at, "alias sans ancre".into())),
             },
+            Event::SequenceStart(..) | Event::MappingStart(..) if stack.len() >= MAX_DEPTH => {
+                return Err((at, format!("imbrication de plus de {MAX_DEPTH} niveaux")));
+            }
             Event::SequenceStart(anchor, _) => {
                 stack.push(Open::Seq(at, anchor, Vec::new()));
                 None
@@ -942,6 +960,15 @@ mod tests {
         let err = Doc::parse(Path::new("t.yaml"), "a: [1\nb: 2".into()).unwrap_err();
         assert_eq!(err.kind, FaultKind::Syntax);
         assert_eq!(err.line(), Some(2));
+    }
+
+    #[test]
+    fn a_nesting_too_deep_is_a_fault_not_a_stack_overflow() {
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        let err = Doc::parse(Path::new("t.yaml"), deep).unwrap_err();
+        assert_eq!(err.kind, FaultKind::Syntax);
+        let ok = format!("{}{}", "[".repeat(60), "]".repeat(60));
+        assert!(Doc::parse(Path::new("t.yaml"), ok).is_ok());
     }
 
     #[test]

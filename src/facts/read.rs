@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::{Assembler, KeyTracker};
-use crate::grammar::decode::{decode_line, signature_matches, Decoded, LineReader};
+use crate::grammar::decode::{
+    decode_line, max_line, signature_matches, Decoded, LineReader, MAX_FIRST_LINE,
+};
 use crate::model::{ErrorCode, Grammar, GrammarSet, Layout, Outcome, Unit};
 
 /// Records built elsewhere than from a file (a rule case), as the decoder would give them.
@@ -92,13 +94,16 @@ fn recognise<'g>(
 }
 
 /// Opens `path` for line reading and reads its first line; the error says why it can't be read.
-fn open_first_line(path: &Path) -> Result<(LineReader<BufReader<File>>, Vec<u8>), String> {
+/// A file's reader, its first line (kept part) and that line's true length.
+type Opened = (LineReader<BufReader<File>>, Vec<u8>, usize);
+
+fn open_first_line(path: &Path) -> Result<Opened, String> {
     let handle = File::open(path).map_err(|e| format!("fichier illisible : {e}"))?;
-    let mut reader = LineReader::new(BufReader::with_capacity(1 << 16, handle));
+    let mut reader = LineReader::new(BufReader::with_capacity(1 << 16, handle), MAX_FIRST_LINE);
     match reader.next_line() {
-        Ok(Some((l, _))) => {
+        Ok(Some((l, _, length))) => {
             let first = l.to_vec();
-            Ok((reader, first))
+            Ok((reader, first, length))
         }
         Ok(None) => Err("fichier vide".into()),
         Err(e) => Err(format!("lecture impossible : {e}")),
@@ -123,7 +128,7 @@ pub fn detect(
             msg,
         ))
     };
-    let (_, first) = open_first_line(path).map_err(|msg| fail(msg, None))?;
+    let (_, first, _) = open_first_line(path).map_err(|msg| fail(msg, None))?;
     if let Some(g) = forced {
         return Ok(Arc::clone(g));
     }
@@ -146,7 +151,7 @@ pub fn read_file(
     emit: &mut impl FnMut(Unit),
 ) -> FileRead {
     let file: Arc<str> = Arc::from(path.display().to_string());
-    let (mut reader, first) = match open_first_line(path) {
+    let (mut reader, first, first_length) = match open_first_line(path) {
         Ok(r) => r,
         Err(msg) => {
             return FileRead {
@@ -162,34 +167,34 @@ pub fn read_file(
             }
         }
     };
-    let mut out = FileRead {
-        ..FileRead::default()
-    };
+    reader.set_max(max_line(&grammar));
+    let mut out = FileRead::default();
     let mut asm = Assembler::new(Arc::clone(&grammar), Arc::clone(&file), keys);
     let mut last_bytes = 0u64;
     let header = matches!(grammar.layout, Layout::Delimited { header: true, .. });
-    let mut handle_line = |line: &[u8], no: u32, asm: &mut Assembler, out: &mut FileRead| {
-        if header && no == 1 {
-            if !signature_matches(&grammar, line) {
-                asm.errors.push(Outcome::error(
-                    ErrorCode::Parse,
-                    &file,
-                    Some(1),
-                    None,
-                    None,
-                    format!("en-tête attendu : {}", grammar.header.join(";")),
-                ));
+    let mut handle_line =
+        |line: &[u8], no: u32, length: usize, asm: &mut Assembler, out: &mut FileRead| {
+            if header && no == 1 {
+                if !signature_matches(&grammar, line) {
+                    asm.errors.push(Outcome::error(
+                        ErrorCode::Parse,
+                        &file,
+                        Some(1),
+                        None,
+                        None,
+                        format!("en-tête attendu : {}", grammar.header.join(";")),
+                    ));
+                }
+                return;
             }
-            return;
-        }
-        let d = decode_line(&grammar, line, no);
-        out.readable |= d.record.is_some();
-        asm.push(d, no, emit);
-    };
-    handle_line(&first, 1, &mut asm, &mut out);
+            let d = decode_line(&grammar, line, no, length);
+            out.readable |= d.record.is_some();
+            asm.push(d, no, emit);
+        };
+    handle_line(&first, 1, first_length, &mut asm, &mut out);
     loop {
         match reader.next_line() {
-            Ok(Some((line, no))) => handle_line(line, no, &mut asm, &mut out),
+            Ok(Some((line, no, length))) => handle_line(line, no, length, &mut asm, &mut out),
             Ok(None) => break,
             Err(e) => {
                 asm.errors.push(Outcome::error(

@@ -7,39 +7,91 @@ use std::sync::Arc;
 use super::field;
 use crate::model::{ErrorCode, FieldDef, FieldType, Grammar, Layout, Record, Value};
 
-/// Reads physical lines without their end (`\n` or `\r\n`), streaming: one buffer is reused.
+/// The longest line kept before a grammar is known (recognition reads the first line).
+pub const MAX_FIRST_LINE: usize = 64 << 10;
+
+/// The longest line kept for `g`: twice a fixed record, 64 KiB of a delimited one. A longer
+/// line is still read to its end, in bounded memory; only its beginning is kept (it is an
+/// error of its own, of the wrong length or column count).
+pub fn max_line(g: &Grammar) -> usize {
+    match g.layout {
+        Layout::Fixed { record_length, .. } => record_length.saturating_mul(2).saturating_add(2),
+        Layout::Delimited { .. } => 64 << 10,
+    }
+}
+
+/// Reads physical lines without their end (`\n` or `\r\n`), streaming: one buffer is reused,
+/// never longer than the line limit. A UTF-8 byte-order mark opening the file is skipped.
 pub struct LineReader<R> {
     inner: R,
     buf: Vec<u8>,
     line: u32,
+    max: usize,
+    /// Length of the last line, line end excluded, even when only its beginning was kept.
+    length: usize,
     /// Bytes consumed so far (for progress).
     pub bytes: u64,
 }
 
 impl<R: BufRead> LineReader<R> {
-    pub fn new(inner: R) -> Self {
+    /// A reader keeping at most `max` bytes of a line.
+    pub fn new(inner: R, max: usize) -> Self {
         LineReader {
             inner,
             buf: Vec::with_capacity(256),
             line: 0,
+            max,
+            length: 0,
             bytes: 0,
         }
     }
 
-    /// The next line and its 1-based number; `None` at the end. A final line end is optional.
-    pub fn next_line(&mut self) -> io::Result<Option<(&[u8], u32)>> {
+    /// Changes the line limit (once the grammar is known).
+    pub fn set_max(&mut self, max: usize) {
+        self.max = max;
+    }
+
+    /// The next line (its kept part), its 1-based number and its true length, line end
+    /// excluded; `None` at the end. A final line end is optional.
+    pub fn next_line(&mut self) -> io::Result<Option<(&[u8], u32, usize)>> {
         self.buf.clear();
-        let n = self.inner.read_until(b'\n', &mut self.buf)?;
-        if n == 0 {
+        let mut consumed = 0u64;
+        loop {
+            let available = self.inner.fill_buf()?;
+            if available.is_empty() {
+                break;
+            }
+            let (take, end) = match available.iter().position(|&b| b == b'\n') {
+                Some(i) => (i + 1, true),
+                None => (available.len(), false),
+            };
+            let room = self.max.saturating_sub(self.buf.len());
+            self.buf
+                .extend_from_slice(available.get(..take.min(room)).unwrap_or_default());
+            self.inner.consume(take);
+            consumed += take as u64;
+            if end {
+                break;
+            }
+        }
+        if consumed == 0 {
             return Ok(None);
         }
-        self.bytes += n as u64;
+        self.bytes += consumed;
         self.line += 1;
         let mut line = self.buf.as_slice();
+        let mut ending = 0;
         if let Some(rest) = line.strip_suffix(b"\n") {
             line = rest.strip_suffix(b"\r").unwrap_or(rest);
+            ending = self.buf.len() - line.len();
         }
-        Ok(Some((line, self.line)))
+        self.length = usize::try_from(consumed)
+            .unwrap_or(usize::MAX)
+            .saturating_sub(ending);
+        if self.line == 1 {
+            line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
+        }
+        Ok(Some((line, self.line, self.length)))
     }
 }
 
@@ -90,9 +142,8 @@ pub fn signature_matches(g: &Grammar, first_line: &[u8]) -> bool {
             separator,
             header: true,
         } => {
-            let line = first_line
-                .strip_prefix(b"\xEF\xBB\xBF")
-                .unwrap_or(first_line);
+            // The reader skips a byte-order mark before this.
+            let line = first_line;
             let sep = [*separator];
             let expected = g.header.join(std::str::from_utf8(&sep).unwrap_or(";"));
             line == expected.as_bytes()
@@ -101,13 +152,14 @@ pub fn signature_matches(g: &Grammar, first_line: &[u8]) -> bool {
     }
 }
 
-/// Decodes one physical line with the grammar.
-pub fn decode_line(g: &Grammar, line: &[u8], line_no: u32) -> Decoded {
+/// Decodes one physical line with the grammar; `length` is the line's true length when only
+/// its beginning was kept.
+pub fn decode_line(g: &Grammar, line: &[u8], line_no: u32, length: usize) -> Decoded {
     match &g.layout {
         Layout::Fixed {
             record_length,
             type_zone,
-        } => decode_fixed(g, line, line_no, *record_length, *type_zone),
+        } => decode_fixed(g, line, line_no, length, *record_length, *type_zone),
         Layout::Delimited { separator, .. } => decode_delimited(g, line, line_no, *separator),
     }
 }
@@ -116,6 +168,7 @@ fn decode_fixed(
     g: &Grammar,
     line: &[u8],
     line_no: u32,
+    length: usize,
     record_length: usize,
     type_zone: Option<(usize, usize)>,
 ) -> Decoded {
@@ -137,7 +190,7 @@ fn decode_fixed(
                 return Decoded {
                     record_index: None,
                     record: None,
-                    faults: vec![length_fault(line.len())],
+                    faults: vec![length_fault(length)],
                 };
             };
             match g
@@ -162,11 +215,11 @@ fn decode_fixed(
             }
         }
     };
-    if line.len() != record_length {
+    if line.len() != record_length || length != record_length {
         return Decoded {
             record_index: Some(record_index),
             record: None,
-            faults: vec![length_fault(line.len())],
+            faults: vec![length_fault(length)],
         };
     }
     let Some(def) = g.record_at(record_index) else {

@@ -56,6 +56,18 @@ pub fn load(dir: &Path) -> Result<GrammarSet, Faults> {
     let mut faults = Vec::new();
     let mut sources = Vec::new();
     for p in paths {
+        let size = std::fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
+        if size > crate::diag::yaml::MAX_FILE_BYTES {
+            faults.push(Fault::file(
+                FaultKind::BadValue,
+                &p,
+                format!(
+                    "fichier de {size} octets : au plus {}",
+                    crate::diag::yaml::MAX_FILE_BYTES
+                ),
+            ));
+            continue;
+        }
         match std::fs::read_to_string(&p) {
             Ok(t) => sources.push((p, t)),
             Err(e) => faults.push(Fault::file(

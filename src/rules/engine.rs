@@ -2,7 +2,9 @@
 //! grammar's field names (one getter per name, registered at start-up from the grammars, so a
 //! new grammar field is usable without recompiling), helpers, and limits.
 
+use std::cell::Cell;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use rhai::{Array, Dynamic, Engine, EvalAltResult, ImmutableString, OptimizationLevel};
 
@@ -11,16 +13,24 @@ use super::fault::fault;
 use super::helpers;
 use crate::model::{alive, Linked, Node, NodeState, Value};
 
-/// Limits every script runs under; a runaway script is stopped, not waited for.
-#[derive(Debug, Clone, Copy, serde::Deserialize)]
+/// Limits every script runs under; a runaway script is stopped, not waited for. Each rule
+/// set has its own; none may exceed [`Limits::CEILING`] (a manifest asking more is refused).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
     /// Operations per evaluation of one rule on one fact.
     pub max_operations: u64,
+    /// Milliseconds per evaluation of one rule on one fact.
+    pub max_milliseconds: u64,
+    /// Nested function calls.
     pub max_call_levels: usize,
+    /// Nesting of expressions.
     pub max_expr_depth: usize,
+    /// Characters of a string a script builds.
     pub max_string_size: usize,
+    /// Items of an array a script builds.
     pub max_array_size: usize,
+    /// Entries of a map a script builds.
     pub max_map_size: usize,
 }
 
@@ -28,6 +38,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_operations: 50_000,
+            max_milliseconds: 200,
             max_call_levels: 16,
             max_expr_depth: 64,
             max_string_size: 10_000,
@@ -36,6 +47,87 @@ impl Default for Limits {
         }
     }
 }
+
+impl Limits {
+    /// The most any rule set may ask: beyond, a script could exhaust the stack, the memory or
+    /// the day.
+    pub const CEILING: Limits = Limits {
+        max_operations: 10_000_000,
+        max_milliseconds: 10_000,
+        max_call_levels: 64,
+        max_expr_depth: 256,
+        max_string_size: 10_000_000,
+        max_array_size: 1_000_000,
+        max_map_size: 100_000,
+    };
+
+    /// Each limit with its name, its value and its ceiling.
+    pub fn named(&self) -> [(&'static str, u64, u64); 7] {
+        let c = Limits::CEILING;
+        let n = |v: usize| u64::try_from(v).unwrap_or(u64::MAX);
+        [
+            ("max_operations", self.max_operations, c.max_operations),
+            (
+                "max_milliseconds",
+                self.max_milliseconds,
+                c.max_milliseconds,
+            ),
+            (
+                "max_call_levels",
+                n(self.max_call_levels),
+                n(c.max_call_levels),
+            ),
+            (
+                "max_expr_depth",
+                n(self.max_expr_depth),
+                n(c.max_expr_depth),
+            ),
+            (
+                "max_string_size",
+                n(self.max_string_size),
+                n(c.max_string_size),
+            ),
+            (
+                "max_array_size",
+                n(self.max_array_size),
+                n(c.max_array_size),
+            ),
+            ("max_map_size", n(self.max_map_size), n(c.max_map_size)),
+        ]
+    }
+
+    /// These limits, none above the ceiling nor at zero.
+    pub fn capped(&self) -> Limits {
+        let c = Limits::CEILING;
+        Limits {
+            max_operations: self.max_operations.clamp(1, c.max_operations),
+            max_milliseconds: self.max_milliseconds.clamp(1, c.max_milliseconds),
+            max_call_levels: self.max_call_levels.clamp(1, c.max_call_levels),
+            max_expr_depth: self.max_expr_depth.clamp(1, c.max_expr_depth),
+            max_string_size: self.max_string_size.clamp(1, c.max_string_size),
+            max_array_size: self.max_array_size.clamp(1, c.max_array_size),
+            max_map_size: self.max_map_size.clamp(1, c.max_map_size),
+        }
+    }
+
+    /// The time a rule may take on one fact.
+    pub fn budget(&self) -> Duration {
+        Duration::from_millis(self.max_milliseconds)
+    }
+}
+
+thread_local! {
+    /// When the script running on this thread must stop.
+    static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// Starts the clock of the next script run on this thread.
+pub fn start_clock(budget: Duration) {
+    DEADLINE.with(|d| d.set(Instant::now().checked_add(budget)));
+}
+
+/// Operations between two looks at the clock.
+const CLOCK_EVERY: u64 = 1024;
 
 /// A node (or its closing record) as rules see it.
 #[derive(Debug, Clone)]
@@ -147,6 +239,17 @@ pub fn build(bindings: &Arc<Bindings>, limits: &Limits) -> Engine {
         .set_max_string_size(limits.max_string_size)
         .set_max_array_size(limits.max_array_size)
         .set_max_map_size(limits.max_map_size);
+    // Stopped by time as well as by operations: a script under its operation limit can still
+    // build huge values slowly.
+    e.on_progress(|ops| {
+        if ops % CLOCK_EVERY != 0 {
+            return None;
+        }
+        let late = DEADLINE
+            .with(|d| d.get())
+            .is_some_and(|d| Instant::now() > d);
+        late.then_some(Dynamic::UNIT)
+    });
     e.on_print(|_| {}).on_debug(|_, _, _| {});
     // A rule must be readable as written: `eval` would escape every check.
     e.disable_symbol("eval");

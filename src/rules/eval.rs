@@ -11,7 +11,7 @@ use rhai::{Caches, Dynamic, Engine, GlobalRuntimeState, Map, Position, Scope, AS
 
 use super::bindings::Bindings;
 use super::contain::{contain, Contained, CONTAINED_PANIC};
-use super::engine::{self, Fact, Limits};
+use super::engine::{self, Fact};
 use super::fault::describe;
 use super::helpers::{date_fr, euros};
 use super::manifest::{compile_scope, scope_chain, RuleSet};
@@ -22,6 +22,12 @@ use crate::model::{
 };
 
 struct CompiledSet {
+    /// An engine with the set's own limits.
+    engine: Engine,
+    /// Function-resolution caches kept from one evaluation to the next (see [`run_script`]).
+    caches: Caches,
+    /// Time a rule may take on one fact.
+    budget: std::time::Duration,
     set: Arc<RuleSet>,
     /// Parameters and `as_of` as constants; fact variables are pushed above and rewound.
     scope: Scope<'static>,
@@ -87,29 +93,18 @@ enum FailureKey {
 
 /// Evaluates rule sets on units.
 pub struct Evaluator {
-    engine: Engine,
-    /// Function-resolution caches kept from one evaluation to the next (see [`run_script`]).
-    caches: Caches,
     as_of: NaiveDate,
     sets: Vec<CompiledSet>,
     failures: HashMap<FailureKey, Failure>,
     /// Evaluates only this rule code (rule cases).
     only: Option<String>,
+    /// Rules stopped by their time budget so often that they are not run any more.
+    given_up: HashMap<FailureKey, u32>,
 }
 
-/// The strictest limits that let every set run: each one's maximum.
-fn merged_limits(sets: &[Arc<RuleSet>]) -> Limits {
-    let mut l = sets.first().map(|s| s.limits).unwrap_or_default();
-    for s in sets {
-        l.max_operations = l.max_operations.max(s.limits.max_operations);
-        l.max_call_levels = l.max_call_levels.max(s.limits.max_call_levels);
-        l.max_expr_depth = l.max_expr_depth.max(s.limits.max_expr_depth);
-        l.max_string_size = l.max_string_size.max(s.limits.max_string_size);
-        l.max_array_size = l.max_array_size.max(s.limits.max_array_size);
-        l.max_map_size = l.max_map_size.max(s.limits.max_map_size);
-    }
-    l
-}
+/// After this many facts on which a rule ran out of time, it is not run any more: a slow rule
+/// must not make the analysis last hours.
+const TIMEOUTS_BEFORE_GIVING_UP: u32 = 3;
 
 impl Evaluator {
     /// Builds an engine and compiles every rule of `sets` (already validated at load).
@@ -119,10 +114,11 @@ impl Evaluator {
         sets: &[Arc<RuleSet>],
         as_of: NaiveDate,
     ) -> Evaluator {
-        let engine = engine::build(bindings, &merged_limits(sets));
         let mut compiled = Vec::new();
         let mut failures = HashMap::new();
         for (si, set) in sets.iter().enumerate() {
+            // Each set runs under its own limits.
+            let engine = engine::build(bindings, &set.limits.capped());
             let scope = compile_scope(set, &[], as_of);
             let scopes_of = |group: &str| -> Vec<usize> {
                 set.grammars
@@ -174,6 +170,9 @@ impl Evaluator {
                 }
             }
             compiled.push(CompiledSet {
+                engine,
+                caches: Caches::new(),
+                budget: set.limits.capped().budget(),
                 set: Arc::clone(set),
                 base_len: scope.len(),
                 scope,
@@ -183,12 +182,11 @@ impl Evaluator {
             });
         }
         Evaluator {
-            engine,
-            caches: Caches::new(),
             as_of,
             sets: compiled,
             failures,
             only: None,
+            given_up: HashMap::new(),
         }
     }
 
@@ -203,8 +201,8 @@ impl Evaluator {
     pub fn evaluate(&mut self, unit: &Unit, out: &mut Vec<Outcome>) {
         let mut chain: Vec<Arc<Node>> = unit.ancestors.clone();
         if contain(|| self.walk(unit, &mut chain, &unit.node, out)).is_err() {
-            self.caches = Caches::new();
             for cs in &mut self.sets {
+                cs.caches = Caches::new();
                 cs.scope.rewind(cs.base_len);
             }
             let refs: Vec<&Node> = chain.iter().map(|n| &**n).collect();
@@ -292,14 +290,14 @@ impl Evaluator {
                         }
                         fired
                     }
-                    Err((message, position)) => {
+                    Err(stop) => {
                         count_failure(failures, FailureKey::Rule(si, ri), || Failure {
                             error: ErrorCode::Rule,
                             set: Arc::clone(&cs.set.id),
                             code: Arc::clone(&rule.code),
                             script: rule.script_path.clone(),
-                            message,
-                            position,
+                            message: stop.message,
+                            position: stop.position,
                             subject: subject_of(&refs),
                             count: 0,
                         });
@@ -320,8 +318,18 @@ impl Evaluator {
                 let Some(Some(ast)) = cs.asts.get(ri) else {
                     continue;
                 };
-                let result =
-                    run_script(&self.engine, &mut self.caches, &mut cs.scope, ast, fact_len);
+                if given_up_on(&self.given_up, FailureKey::Rule(si, ri)) {
+                    continue;
+                }
+                let run = Run {
+                    engine: &cs.engine,
+                    budget: cs.budget,
+                    fact_len,
+                };
+                let result = run_script(&run, &mut cs.caches, &mut cs.scope, ast);
+                if result.as_ref().err().is_some_and(|s| s.timed_out) {
+                    *self.given_up.entry(FailureKey::Rule(si, ri)).or_default() += 1;
+                }
                 report(ri, result, out, &mut self.failures);
             }
             for (ci, key_ast) in choices.into_iter().flatten() {
@@ -329,7 +337,7 @@ impl Evaluator {
                     continue;
                 };
                 let key = contain(|| {
-                    self.engine
+                    cs.engine
                         .eval_ast_with_scope::<Dynamic>(&mut cs.scope, key_ast)
                         .map_err(|e| describe(&e))
                 })
@@ -363,8 +371,12 @@ impl Evaluator {
                     let Some(Some(ast)) = cs.asts.get(ri) else {
                         continue;
                     };
-                    let result =
-                        run_script(&self.engine, &mut self.caches, &mut cs.scope, ast, fact_len);
+                    let run = Run {
+                        engine: &cs.engine,
+                        budget: cs.budget,
+                        fact_len,
+                    };
+                    let result = run_script(&run, &mut cs.caches, &mut cs.scope, ast);
                     if report(ri, result, out, &mut self.failures) {
                         break;
                     }
@@ -392,8 +404,41 @@ fn count_failure(
     failures.entry(key).or_insert_with(first).count += 1;
 }
 
-/// What one script gave on one fact: its firings, or why it failed and where.
-type Evaluated = Result<Vec<Option<Map>>, (String, Position)>;
+/// Why a script stopped on a fact, and where.
+struct Stop {
+    message: String,
+    position: Position,
+    /// Stopped by its time budget.
+    timed_out: bool,
+}
+
+impl Stop {
+    fn new(message: String, position: Position) -> Stop {
+        Stop {
+            message,
+            position,
+            timed_out: false,
+        }
+    }
+}
+
+/// What one script gave on one fact: its firings, or why it stopped.
+type Evaluated = Result<Vec<Option<Map>>, Stop>;
+
+/// Whether a rule ran out of time on too many facts to be run again.
+fn given_up_on(given_up: &HashMap<FailureKey, u32>, key: FailureKey) -> bool {
+    given_up
+        .get(&key)
+        .is_some_and(|n| *n >= TIMEOUTS_BEFORE_GIVING_UP)
+}
+
+/// How to run a script: the engine of its set, its time budget, and the scope length to
+/// rewind to.
+struct Run<'e> {
+    engine: &'e Engine,
+    budget: std::time::Duration,
+    fact_len: usize,
+}
 
 /// Runs one compiled script with the fact variables in `scope` (rewound to `fact_len` after).
 ///
@@ -403,13 +448,9 @@ type Evaluated = Result<Vec<Option<Map>>, (String, Position)>;
 /// (operations counted from zero: the limit holds per rule and fact) but with the evaluator's
 /// caches, which then only hold registered functions, the same for every script. A script with
 /// its own functions takes the ordinary path: its functions must not be cached for another.
-fn run_script(
-    engine: &Engine,
-    caches: &mut Caches,
-    scope: &mut Scope<'static>,
-    ast: &AST,
-    fact_len: usize,
-) -> Evaluated {
+fn run_script(run: &Run, caches: &mut Caches, scope: &mut Scope<'static>, ast: &AST) -> Evaluated {
+    let engine = run.engine;
+    engine::start_clock(run.budget);
     let result = contain(|| {
         if ast.iter_functions().next().is_none() {
             let mut global: GlobalRuntimeState = engine.new_global_runtime_state();
@@ -420,15 +461,19 @@ fn run_script(
             engine.eval_ast_with_scope::<Dynamic>(scope, ast)
         }
     });
-    scope.rewind(fact_len);
+    scope.rewind(run.fact_len);
     match result {
         Ok(r) => r
-            .map_err(|e| (describe(&e), e.position()))
-            .and_then(|v| fired(v).map_err(|m| (m, Position::NONE))),
+            .map_err(|e| Stop {
+                message: describe(&e),
+                position: e.position(),
+                timed_out: matches!(*e, rhai::EvalAltResult::ErrorTerminated(..)),
+            })
+            .and_then(|v| fired(v).map_err(|m| Stop::new(m, Position::NONE))),
         Err(Contained) => {
             // The caches may hold a half-made entry: start afresh.
             *caches = Caches::new();
-            Err((CONTAINED_PANIC.to_string(), Position::NONE))
+            Err(Stop::new(CONTAINED_PANIC.to_string(), Position::NONE))
         }
     }
 }
@@ -660,7 +705,8 @@ mod tests {
         let set = Arc::new(loader.load(&dir).unwrap());
         let date = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
         let mut ev = Evaluator::new(&grammars, &bindings, &[set], date);
-        ev.engine
+        ev.sets[0]
+            .engine
             .register_fn("boom", || -> bool { panic!("a helper bug") });
         let b2 = grammars.get("b2").unwrap().clone();
         let mut units = Vec::new();

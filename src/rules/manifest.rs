@@ -335,6 +335,7 @@ impl<'a> Loader<'a> {
                 return Err(Faults(faults));
             }
         };
+        check_limits(&doc, &spec.limits, &mut faults);
         let mut set = self.header(&doc, &spec, dir, &mut faults);
         for r in doc.sort_out(spec.rules, &mut faults) {
             if let Some(rule) = self.rule(&doc, &set, r, &mut faults) {
@@ -556,6 +557,24 @@ impl<'a> Loader<'a> {
             table,
             otherwise: otherwise.value,
         })
+    }
+}
+
+/// Limits above their ceiling, or at zero, are faults of the manifest.
+fn check_limits(doc: &Doc, limits: &Limits, faults: &mut Vec<Fault>) {
+    let node = doc.root.get("limits");
+    for (name, value, ceiling) in limits.named() {
+        if value == 0 || value > ceiling {
+            let span = node
+                .and_then(|n| n.get(name))
+                .or(node)
+                .map_or(doc.root.span, |n| n.span);
+            faults.push(doc.fault(
+                FaultKind::BadValue,
+                span,
+                format!("`{name}` : entre 1 et {ceiling} (pour que rien ne bloque l'analyse)"),
+            ));
+        }
     }
 }
 
