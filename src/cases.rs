@@ -178,8 +178,9 @@ pub(crate) fn run_file(
         None
     };
     let mut faults = Vec::new();
-    doc.unknown_keys(&doc.root, FILE_KEYS, &mut faults);
-    let header: Header = doc.root_as().map_err(Faults::from)?;
+    let Some(header) = doc.checked::<Header>(&doc.root, FILE_KEYS, &mut faults) else {
+        return Err(Faults(faults));
+    };
     let Some(rule) = set.rules.iter().find(|r| *r.code == header.rule.value) else {
         return Err(doc
             .fault(
@@ -860,18 +861,31 @@ pub fn snapshot(results: &[CaseResult]) -> String {
     serde_yaml::to_string(&view).unwrap_or_default()
 }
 
-/// Where `vigie rules test --accept` and the snapshot test keep the snapshot of a case file:
-/// `<snapshots>/rule_snapshots__rule_cases@<set>__cases__<file>.snap`, the name insta gives.
-pub fn snapshot_path(snapshots: &Path, rules_dir: &Path, case_file: &Path) -> Option<PathBuf> {
-    let rel = case_file.strip_prefix(rules_dir).ok()?;
-    let name: Vec<String> = rel
-        .iter()
-        .map(|p| p.to_string_lossy().into_owned())
-        .collect();
+/// The path of a case file as the snapshot names it, from the folder of all rule sets: the
+/// set's folder name, then the path under it (`flux-tiers/cases/FAC-DBL.yaml`).
+fn case_path(set_dir: &Path, case_file: &Path) -> Option<Vec<String>> {
+    let set_name = set_dir.file_name()?.to_string_lossy().into_owned();
+    let rel = case_file.strip_prefix(set_dir).ok()?;
+    let mut parts = vec![set_name];
+    parts.extend(rel.iter().map(|p| p.to_string_lossy().into_owned()));
+    Some(parts)
+}
+
+/// Where `vigie rules test --accept` and the snapshot test keep the snapshot of a case file
+/// of the rule set in `set_dir`: `<snapshots>/rule_snapshots__rule_cases@<set>__cases__<file>.snap`,
+/// the name insta gives.
+pub fn snapshot_path(snapshots: &Path, set_dir: &Path, case_file: &Path) -> Option<PathBuf> {
+    let parts = case_path(set_dir, case_file)?;
     Some(snapshots.join(format!(
         "rule_snapshots__rule_cases@{}.snap",
-        name.join("__")
+        parts.join("__")
     )))
+}
+
+/// The `input_file` a snapshot names: `rules/<set>/cases/<file>`.
+pub fn snapshot_input(set_dir: &Path, case_file: &Path) -> String {
+    let parts = case_path(set_dir, case_file).unwrap_or_default();
+    format!("rules/{}", parts.join("/"))
 }
 
 /// The whole snapshot file insta reads: its header, then [`snapshot`].

@@ -2,6 +2,7 @@
 
 mod cli;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -17,7 +18,11 @@ fn main() -> ExitCode {
             .location()
             .map(|l| format!(" ({}:{})", l.file(), l.line()))
             .unwrap_or_default();
-        eprintln!("vigie: erreur interne{at} ; merci de la signaler");
+        // A closed standard error must not turn a panic into an abort.
+        let _ = writeln!(
+            std::io::stderr(),
+            "vigie: erreur interne{at} ; merci de la signaler"
+        );
     }));
     let args = cli::Cli::parse();
     cli::run(args)

@@ -545,3 +545,17 @@ fn each_input_is_read_once_and_special_files_never_block() {
     assert!(stderr(&o).contains("lu une seule fois"), "{}", stderr(&o));
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn a_closed_standard_error_does_not_abort() {
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vigie"))
+        .args(["analyze", "--as-of", "2026-11-20", "examples/"])
+        .current_dir(common::root())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stderr.take());
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}

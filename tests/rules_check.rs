@@ -225,3 +225,67 @@ fn limits_beyond_their_ceiling_are_refused_where_written() {
     );
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn fields_read_through_an_index_and_eval_through_fn_are_found_and_built_details_are_known() {
+    let found = faults("more");
+    let expected: Vec<(FaultKind, String, u32, u32)> = [
+        (FaultKind::UnknownField, "b.rhai", 1, 19), // facture.lignes[0].quantit
+        (FaultKind::UnknownField, "c.rhai", 1, 28), // f[0].n_factur
+        (FaultKind::Forbidden, "d.rhai", 1, 9),     // Fn("eval")
+    ]
+    .iter()
+    .map(|(k, f, l, c)| (*k, f.to_string(), *l, *c))
+    .collect();
+    // a.rhai builds its details with `r.limite = …` and `r["ecart"] = …`: no fault.
+    assert_eq!(found, expected);
+}
+
+/// A copy of the project's flux-tiers rule set with `edit` applied to its manifest.
+fn flux_tiers_with(tag: &str, edit: impl Fn(&str) -> String) -> std::path::PathBuf {
+    let root = common::root();
+    let dir = std::env::temp_dir().join(format!("vigie-ft-{tag}-{}", std::process::id()));
+    for sub in ["scripts", "cases"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+        for e in std::fs::read_dir(root.join("rules/flux-tiers").join(sub)).unwrap() {
+            let p = e.unwrap().path();
+            std::fs::copy(&p, dir.join(sub).join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    let text = std::fs::read_to_string(root.join("rules/flux-tiers/ruleset.yaml")).unwrap();
+    std::fs::write(dir.join("ruleset.yaml"), edit(&text)).unwrap();
+    dir
+}
+
+#[test]
+fn one_mistake_is_one_fault_and_the_rest_of_the_manifest_is_still_checked() {
+    let root = common::root();
+    let dir = flux_tiers_with("one", |t| {
+        t.replace("  max_operations: 50000", "  max_operation: 50000")
+            .replace("  delai_pj_jours: 30", "  delai_pj_jours: [1, 2]")
+            .replace("severity: rejet", "severity: rejett")
+    });
+    let Err(err) = Setup::load(&root.join("grammars"), &dir) else {
+        panic!("refused")
+    };
+    let kinds: Vec<FaultKind> = err.0.iter().map(|f| f.kind).collect();
+    let rejets = std::fs::read_to_string(root.join("rules/flux-tiers/ruleset.yaml"))
+        .unwrap()
+        .matches("severity: rejet")
+        .count();
+    assert_eq!(kinds.len(), 2 + rejets, "{err}");
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| **k == FaultKind::UnknownKey)
+            .count(),
+        1,
+        "{err}"
+    );
+    assert_eq!(
+        kinds.iter().filter(|k| **k == FaultKind::BadValue).count(),
+        1 + rejets,
+        "{err}"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}

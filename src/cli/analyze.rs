@@ -114,7 +114,7 @@ fn progress_bar(wanted: bool, total: u64) -> ProgressBar {
 
 pub fn run(a: Args) -> ExitCode {
     let fail = |code: u8, msg: String| {
-        eprintln!("vigie: {msg}");
+        say!("vigie: {msg}");
         ExitCode::from(code)
     };
     let loaded = match a.folders.load(a.quiet) {
@@ -145,7 +145,7 @@ pub fn run(a: Args) -> ExitCode {
     };
     if !a.quiet {
         for w in &walk.warnings {
-            eprintln!("vigie: {w}");
+            say!("vigie: {w}");
         }
     }
     let files = walk.files;
@@ -159,7 +159,7 @@ pub fn run(a: Args) -> ExitCode {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let most = cores.saturating_mul(MAX_JOBS_PER_CORE);
     if a.jobs.is_some_and(|j| j > most) && !a.quiet {
-        eprintln!("vigie: --jobs ramené à {most} ({MAX_JOBS_PER_CORE} par cœur)");
+        say!("vigie: --jobs ramené à {most} ({MAX_JOBS_PER_CORE} par cœur)");
     }
     let opts = Options {
         jobs: a.jobs.unwrap_or(cores).clamp(1, most),
@@ -194,7 +194,7 @@ pub fn run(a: Args) -> ExitCode {
     }
     let count = |k: Kind| analysis.outcomes.iter().filter(|o| o.kind == k).count();
     if !a.quiet {
-        eprintln!(
+        say!(
             "vigie: {} fichier(s), {} anomalie(s), {} consigne(s), {} conflit(s), {} erreur(s) de lecture ou de règle",
             analysis.inputs,
             count(Kind::Anomaly),

@@ -32,7 +32,7 @@ pub struct DocArgs {
 pub fn run(c: Command) -> ExitCode {
     let Command::Doc(a) = c;
     let fail = |m: String| {
-        eprintln!("vigie: {m}");
+        say!("vigie: {m}");
         ExitCode::from(EXIT_CANNOT_RUN)
     };
     let dir = match resolve(&a.grammars, "grammars", "--grammars") {
@@ -58,7 +58,7 @@ pub fn run(c: Command) -> ExitCode {
             std::fs::write(&tmp, &text).and_then(|()| std::fs::rename(&tmp, &path))
         });
         match written {
-            Ok(()) => eprintln!("vigie: {} écrit", path.display()),
+            Ok(()) => say!("vigie: {} écrit", path.display()),
             Err(e) => return fail(format!("{} : écriture impossible : {e}", path.display())),
         }
     }

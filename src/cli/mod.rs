@@ -1,9 +1,10 @@
 //! The command line: argument definitions, one module per command, and what every command
 //! shares: where grammars and rule sets are found (and saying which were loaded).
 
+#[macro_use]
+mod out;
 mod analyze;
 mod grammars;
-mod out;
 mod rules;
 
 use std::path::{Path, PathBuf};
@@ -106,7 +107,7 @@ impl Folders {
             )
         })?;
         if !quiet {
-            eprintln!(
+            say!(
                 "vigie: grammaires {} ; règles {} ({})",
                 shown(&gdir),
                 shown(&rdir),

@@ -1,5 +1,14 @@
 //! Standard output for commands: a reader that stops early (`vigie rules list | head -1`)
-//! ends the command quietly; any other write error is reported.
+//! ends the command quietly; any other write error is reported. Standard error too may be
+//! closed early: messages to it never fail the command.
+
+/// `eprintln!` that ignores a closed standard error.
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($t)*);
+    }};
+}
 
 use std::io::{self, BufWriter, ErrorKind, Write};
 use std::process::ExitCode;
@@ -19,7 +28,7 @@ pub fn to_stdout(write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Result
             Ok(())
         }
         Err(e) => {
-            eprintln!("vigie: écriture sur la sortie standard impossible : {e}");
+            say!("vigie: écriture sur la sortie standard impossible : {e}");
             Err(ExitCode::from(EXIT_CANNOT_RUN))
         }
     }

@@ -66,10 +66,20 @@ pub fn run(c: Command) -> ExitCode {
     let loaded = match target.load() {
         Ok(l) => l,
         Err(m) => {
-            eprintln!("vigie: {m}");
+            say!("vigie: {m}");
             return ExitCode::from(EXIT_CANNOT_RUN);
         }
     };
+    if let Command::Test(t) = &c {
+        let dir = snapshot_dir(&loaded, t);
+        if t.accept && !dir.is_dir() {
+            say!(
+                "vigie: {} : dossier des instantanés introuvable ; indiquez-le avec --snapshots DIR",
+                dir.display()
+            );
+            return ExitCode::from(EXIT_CANNOT_RUN);
+        }
+    }
     let mut failed = false;
     let written = to_stdout(|w| match &c {
         Command::Check(_) => {
@@ -91,25 +101,35 @@ pub fn run(c: Command) -> ExitCode {
     }
 }
 
-/// Runs the cases; returns whether any failed.
-fn test(w: &mut dyn Write, loaded: &Loaded, t: &TestArgs) -> io::Result<bool> {
-    let snapshots = t.snapshots.clone().unwrap_or_else(|| {
-        loaded
-            .rules_dir
-            .parent()
+/// Where the snapshots are: `--snapshots`, else `tests/snapshots` beside the folder of all
+/// rule sets (the rules folder given, or its parent when it is one rule set).
+fn snapshot_dir(loaded: &Loaded, t: &TestArgs) -> PathBuf {
+    t.snapshots.clone().unwrap_or_else(|| {
+        let root = match &loaded.setup.sets[..] {
+            [only] if only.dir == loaded.rules_dir => only.dir.parent().unwrap_or(Path::new(".")),
+            _ => loaded.rules_dir.as_path(),
+        };
+        root.parent()
             .unwrap_or(Path::new("."))
             .join("tests/snapshots")
-    });
+    })
+}
+
+/// Runs the cases; returns whether any failed.
+fn test(w: &mut dyn Write, loaded: &Loaded, t: &TestArgs) -> io::Result<bool> {
+    let snapshots = snapshot_dir(loaded, t);
     let mut failures: Vec<String> = Vec::new();
     let mut passed = 0usize;
     for set in &loaded.setup.sets {
         let mut all = Vec::new();
+        let mut refused = false;
         for file in cases::case_files(set) {
             let results = match loaded.setup.run_cases(set, &file) {
                 Ok(r) => r,
                 Err(f) => {
-                    eprintln!("{f}");
+                    say!("{f}");
                     failures.push(file.display().to_string());
+                    refused = true;
                     continue;
                 }
             };
@@ -117,11 +137,17 @@ fn test(w: &mut dyn Write, loaded: &Loaded, t: &TestArgs) -> io::Result<bool> {
                 report(w, set, r, &mut passed, &mut failures)?;
             }
             if t.accept {
-                accept(w, &snapshots, &loaded.rules_dir, &file, &results)?;
+                accept(w, &snapshots, &set.dir, &file, &results)?;
             }
             all.extend(results);
         }
-        for r in cases::coverage(set, &all) {
+        // A refused case file is already a failure: its rules' coverage is not told again.
+        let coverage = if refused {
+            Vec::new()
+        } else {
+            cases::coverage(set, &all)
+        };
+        for r in coverage {
             report(w, set, &r, &mut passed, &mut failures)?;
         }
     }
@@ -165,22 +191,14 @@ fn report(
 fn accept(
     w: &mut dyn Write,
     snapshots: &Path,
-    rules_dir: &Path,
+    set_dir: &Path,
     file: &Path,
     results: &[CaseResult],
 ) -> io::Result<()> {
-    if !snapshots.is_dir() {
-        eprintln!(
-            "vigie: {} : dossier des instantanés introuvable ; indiquez-le avec --snapshots DIR",
-            snapshots.display()
-        );
-        return Ok(());
-    }
-    let Some(path) = cases::snapshot_path(snapshots, rules_dir, file) else {
+    let Some(path) = cases::snapshot_path(snapshots, set_dir, file) else {
         return Ok(());
     };
-    let input = Path::new("rules").join(file.strip_prefix(rules_dir).unwrap_or(file));
-    let text = cases::snapshot_file(&input.display().to_string(), results);
+    let text = cases::snapshot_file(&cases::snapshot_input(set_dir, file), results);
     if std::fs::read_to_string(&path).ok().as_deref() == Some(text.as_str()) {
         return Ok(());
     }

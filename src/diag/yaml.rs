@@ -121,11 +121,6 @@ impl Doc {
         T::deserialize(node).map_err(|e| self.fault_from(e, node.span))
     }
 
-    /// The whole document as `T`.
-    pub fn root_as<T: DeserializeOwned>(&self) -> Result<T, Fault> {
-        self.typed(&self.root)
-    }
-
     /// A fault at `span` of this document.
     pub fn fault(&self, kind: FaultKind, span: Span, message: impl Into<String>) -> Fault {
         Fault::at(kind, &self.path, &self.text, span, message)
@@ -162,6 +157,21 @@ enum Open {
 /// would only risk the stack.
 const MAX_DEPTH: usize = 64;
 
+/// The most values a file may hold once its aliases are copied.
+const MAX_NODES: usize = 1_000_000;
+
+/// How many values a node holds, itself included.
+fn size(node: &Node) -> usize {
+    match &node.value {
+        Value::Seq(items) => items.iter().map(size).fold(1, usize::saturating_add),
+        Value::Map(entries) => entries
+            .iter()
+            .map(|(k, v)| size(k).saturating_add(size(v)))
+            .fold(1, usize::saturating_add),
+        _ => 1,
+    }
+}
+
 /// The largest file read (the project's largest is under 100 KB).
 pub const MAX_FILE_BYTES: u64 = 16 << 20;
 
@@ -170,6 +180,7 @@ fn build(text: &str) -> Result<Node, (Span, String)> {
     let mut stack: Vec<Open> = Vec::new();
     let mut anchors: HashMap<usize, Node> = HashMap::new();
     let mut root: Option<Node> = None;
+    let mut nodes = 0usize;
     while let Some(event) = parser.next_event() {
         let (event, span) = event.map_err(|e| {
             let m = e.marker();
@@ -199,7 +210,14 @@ fn build(text: &str) -> Result<Node, (Span, String)> {
                 Some(node)
             }
             Event::Alias(id) => match anchors.get(&id) {
-                Some(n) => Some(n.clone()),
+                Some(n) => {
+                    // Aliases copy their anchor: a chain of them must not grow without bound.
+                    nodes = nodes.saturating_add(size(n));
+                    if nodes > MAX_NODES {
+                        return Err((at, format!("plus de {MAX_NODES} valeurs (alias en chaîne)")));
+                    }
+                    Some(n.clone())
+                }
                 None => return Err((at, "alias sans ancre".into())),
             },
             Event::SequenceStart(..) | Event::MappingStart(..) if stack.len() >= MAX_DEPTH => {
@@ -390,13 +408,42 @@ impl Doc {
         good
     }
 
+    /// `node` (a mapping of this document) as `T`, after a fault for each of its keys that
+    /// is not in `known`. A key reported missing that a misspelt key was meant to be is not
+    /// reported twice.
+    pub fn checked<T: DeserializeOwned>(
+        &self,
+        node: &Node,
+        known: &[&str],
+        faults: &mut Vec<Fault>,
+    ) -> Option<T> {
+        let meant = self.unknown_keys(node, known, faults);
+        match T::deserialize(node) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                if !e.missing.is_some_and(|m| meant.contains(&m.to_string())) {
+                    faults.push(self.fault_from(e, node.span));
+                }
+                None
+            }
+        }
+    }
+
     /// Faults for the keys of `node` (a mapping) that are not in `known`, with the closest
-    /// known key as a suggestion.
-    pub fn unknown_keys(&self, node: &Node, known: &[&str], faults: &mut Vec<Fault>) {
+    /// known key as a suggestion; returns the suggested keys.
+    pub fn unknown_keys(
+        &self,
+        node: &Node,
+        known: &[&str],
+        faults: &mut Vec<Fault>,
+    ) -> Vec<String> {
+        let mut meant = Vec::new();
         for (k, _) in node.entries() {
             let Some(name) = k.as_str() else { continue };
             if !known.contains(&name) {
-                let hint = super::suggest::closest(name, known.iter().copied())
+                let suggestion = super::suggest::closest(name, known.iter().copied());
+                meant.extend(suggestion.map(str::to_string));
+                let hint = suggestion
                     .map(|s| format!(" ; vouliez-vous dire « {s} » ?"))
                     .unwrap_or_default();
                 faults.push(self.fault(
@@ -409,6 +456,7 @@ impl Doc {
                 ));
             }
         }
+        meant
     }
 }
 
@@ -420,6 +468,8 @@ pub struct Error {
     pub kind: FaultKind,
     pub span: Option<Span>,
     pub message: String,
+    /// For a missing key: its name.
+    pub missing: Option<&'static str>,
 }
 
 impl Error {
@@ -428,6 +478,7 @@ impl Error {
             kind,
             span: None,
             message,
+            missing: None,
         }
     }
 
@@ -510,7 +561,9 @@ impl de::Error for Error {
     }
 
     fn missing_field(field: &'static str) -> Error {
-        Error::new(FaultKind::MissingKey, format!("clé « {field} » manquante"))
+        let mut e = Error::new(FaultKind::MissingKey, format!("clé « {field} » manquante"));
+        e.missing = Some(field);
+        e
     }
 
     fn duplicate_field(field: &'static str) -> Error {
@@ -679,9 +732,30 @@ impl<'de> de::Deserializer<'de> for &'de Node {
         v.visit_unit()
     }
 
+    fn deserialize_seq<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Error> {
+        match &self.value {
+            // An empty entry (`choices:` with nothing under it) is an empty list.
+            Value::Null => v.visit_seq(Seq([].iter())).map_err(|e| e.at(self.span)),
+            _ => self.deserialize_any(v),
+        }
+    }
+
+    fn deserialize_map<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Error> {
+        match &self.value {
+            // An empty entry (`params:` with nothing under it) is an empty table.
+            Value::Null => v
+                .visit_map(Map {
+                    entries: [].iter(),
+                    value: None,
+                })
+                .map_err(|e| e.at(self.span)),
+            _ => self.deserialize_any(v),
+        }
+    }
+
     serde::forward_to_deserialize_any! {
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 bytes byte_buf unit unit_struct
-        seq tuple tuple_struct map
+        tuple tuple_struct
     }
 }
 
@@ -911,11 +985,11 @@ mod tests {
     #[test]
     fn plain_scalars_asked_as_text_stay_as_written() {
         let d = doc("v: 2026.11\nm: 0101\nq: '12'\n");
-        let m: Ordered<String, String> = d.root_as().unwrap();
+        let m: Ordered<String, String> = d.typed(&d.root).unwrap();
         assert_eq!(m.0[0].1, "2026.11");
         assert_eq!(m.0[1].1, "0101");
         assert_eq!(m.0[2].1, "12");
-        let any: Ordered<String, serde_json::Value> = d.root_as().unwrap();
+        let any: Ordered<String, serde_json::Value> = d.typed(&d.root).unwrap();
         assert_eq!(any.0[1].1, serde_json::json!(101));
         assert_eq!(any.0[2].1, serde_json::json!("12"));
     }
@@ -927,7 +1001,7 @@ mod tests {
             rules: Vec<Lenient<Rule>>,
         }
         let d = doc("rules:\n  - { code: A, kind: anomaly }\n  - { code: B, kind: anomali }\n  - { code: C, kind: guidance, mesage: x }\n  - { code: D, kind: guidance }\n");
-        let file: File = d.root_as().unwrap();
+        let file: File = d.typed(&d.root).unwrap();
         let mut faults = Vec::new();
         let good = d.sort_out(file.rules, &mut faults);
         let codes: Vec<&str> = good.iter().map(|r| r.code.value.as_str()).collect();
@@ -969,6 +1043,20 @@ mod tests {
         assert_eq!(err.kind, FaultKind::Syntax);
         let ok = format!("{}{}", "[".repeat(60), "]".repeat(60));
         assert!(Doc::parse(Path::new("t.yaml"), ok).is_ok());
+    }
+
+    #[test]
+    fn an_alias_bomb_is_refused() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..9 {
+            let p = i - 1;
+            text.push_str(&format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+            ));
+        }
+        let err = Doc::parse(Path::new("t.yaml"), text).unwrap_err();
+        assert_eq!(err.kind, FaultKind::Syntax);
+        assert!(err.message.contains("alias"), "{}", err.message);
     }
 
     #[test]

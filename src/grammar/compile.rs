@@ -37,6 +37,11 @@ pub fn grammar(
     let before = faults.len();
     let layout = layout(doc, &spec, faults)?;
     let records = doc.sort_out(std::mem::take(&mut spec.records), faults);
+    // Records whose entry was refused (already reported): references to them are not faulted.
+    let refused: HashSet<String> = written_names(doc)
+        .into_iter()
+        .filter(|n| !records.iter().any(|r| r.name.value == *n))
+        .collect();
     let mut header = Vec::new();
     let mut defs: Vec<Arc<RecordDef>> = Vec::new();
     let mut names = HashSet::new();
@@ -68,6 +73,7 @@ pub fn grammar(
         ids.records += 1;
     }
     match &layout {
+        _ if !refused.is_empty() => {}
         Layout::Delimited { .. } if defs.len() != 1 => faults.push(doc.fault(
             FaultKind::BadValue,
             spec.layout.span,
@@ -82,16 +88,12 @@ pub fn grammar(
         )),
         _ => {}
     }
-    let groups = groups(
-        doc,
-        subjects,
-        &spec,
-        &defs,
-        &incomplete,
-        ids,
-        link_slots,
-        faults,
-    );
+    let known = Known {
+        records: &defs,
+        incomplete: &incomplete,
+        refused: &refused,
+    };
+    let groups = groups(doc, subjects, &spec, &known, ids, link_slots, faults);
     (faults.len() == before).then(|| Grammar {
         name: spec.format.value,
         title: spec.title,
@@ -418,20 +420,35 @@ pub fn parse_path(
 struct Nesting<'a> {
     doc: &'a Doc,
     subjects: &'a SubjectOrder,
-    /// Records with a faulty field (already reported).
-    incomplete: &'a HashSet<usize>,
-    records: &'a [Arc<RecordDef>],
+    known: &'a Known<'a>,
     ancestry: Vec<String>,
     out: Vec<GroupDef>,
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The records groups may name: those compiled (and which of them lost a field to a fault),
+/// and those whose entry was refused.
+struct Known<'a> {
+    records: &'a [Arc<RecordDef>],
+    incomplete: &'a HashSet<usize>,
+    refused: &'a HashSet<String>,
+}
+
+/// The record names a grammar file writes, whether or not their entry could be read.
+fn written_names(doc: &Doc) -> Vec<String> {
+    match doc.root.get("records").map(|r| &r.value) {
+        Some(crate::diag::yaml::Value::Seq(items)) => items
+            .iter()
+            .filter_map(|i| i.get("name").and_then(|n| n.as_str()).map(str::to_string))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 fn groups(
     doc: &Doc,
     subjects: &SubjectOrder,
     spec: &GrammarSpec,
-    records: &[Arc<RecordDef>],
-    incomplete: &HashSet<usize>,
+    known: &Known,
     ids: &mut Ids,
     link_slots: &LinkSlots,
     faults: &mut Vec<Fault>,
@@ -439,8 +456,7 @@ fn groups(
     let mut n = Nesting {
         doc,
         subjects,
-        incomplete,
-        records,
+        known,
         ancestry: Vec::new(),
         out: Vec::new(),
     };
@@ -478,8 +494,8 @@ impl Nesting<'_> {
         faults: &mut Vec<Fault>,
     ) -> Option<usize> {
         let name = name.as_ref()?;
-        let found = self.records.iter().position(|r| r.name == name.value);
-        if found.is_none() {
+        let found = self.known.records.iter().position(|r| r.name == name.value);
+        if found.is_none() && !self.known.refused.contains(&name.value) {
             faults.push(self.doc.fault(
                 FaultKind::UnknownName,
                 name.span,
@@ -506,11 +522,15 @@ impl Nesting<'_> {
         let depth = self.ancestry.len();
         self.ancestry.push(name.clone());
         let own: Vec<String> = open
-            .and_then(|o| self.records.get(o))
+            .and_then(|o| self.known.records.get(o))
             .map(|r| r.fields.iter().map(|f| f.name.clone()).collect())
             .unwrap_or_default();
         // A path to a field of a record whose own definition was faulty is not faulted again.
-        let known_incomplete = open.is_some_and(|o| self.incomplete.contains(&o));
+        let known_incomplete = open.is_some_and(|o| self.known.incomplete.contains(&o))
+            || spec
+                .open
+                .as_ref()
+                .is_some_and(|o| self.known.refused.contains(&o.value));
         let resolve = |p: &Spanned<String>, faults: &mut Vec<Fault>| -> Option<ValuePath> {
             let names: Vec<&str> = self.ancestry.iter().map(String::as_str).collect();
             parse_path(p, &names, &|f| own.iter().any(|o| o == f))

@@ -61,19 +61,21 @@ pub fn slots(files: &[JoinsFile]) -> LinkSlots {
 pub fn compile(
     files: &[JoinsFile],
     grammars: &[Arc<Grammar>],
+    refused: &[String],
     ids: &mut Ids,
     faults: &mut Vec<Fault>,
 ) -> (Vec<LinkDef>, Vec<GatherDef>) {
     let mut links = Vec::new();
     let mut gathers = Vec::new();
     for f in files {
+        let known = Known { grammars, refused };
         for l in &f.links {
-            if let Some(def) = link(&f.doc, grammars, l, faults) {
+            if let Some(def) = link(&f.doc, &known, l, faults) {
                 links.push(def);
             }
         }
         for g in &f.gathers {
-            if let Some(def) = gather(&f.doc, grammars, g, ids, faults) {
+            if let Some(def) = gather(&f.doc, &known, g, ids, faults) {
                 gathers.push(def);
             }
         }
@@ -81,12 +83,14 @@ pub fn compile(
     (links, gathers)
 }
 
-fn link(
-    doc: &Doc,
-    grammars: &[Arc<Grammar>],
-    l: &LinkSpec,
-    faults: &mut Vec<Fault>,
-) -> Option<LinkDef> {
+/// The grammars a join may name: those compiled, and those refused (already reported, so a
+/// join on them is skipped without a fault of its own).
+struct Known<'g> {
+    grammars: &'g [Arc<Grammar>],
+    refused: &'g [String],
+}
+
+fn link(doc: &Doc, grammars: &Known, l: &LinkSpec, faults: &mut Vec<Fault>) -> Option<LinkDef> {
     let from = side(doc, grammars, &l.from, faults);
     let to = side(doc, grammars, &l.to, faults);
     let (from, to) = (from?, to?);
@@ -117,12 +121,15 @@ fn link(
 
 fn find<'g>(
     doc: &Doc,
-    grammars: &'g [Arc<Grammar>],
+    known: &Known<'g>,
     grammar: &Spanned<String>,
     group: &Spanned<String>,
     faults: &mut Vec<Fault>,
 ) -> Option<(&'g Arc<Grammar>, &'g Arc<GroupDef>)> {
-    let Some(g) = grammars.iter().find(|g| g.name == grammar.value) else {
+    let Some(g) = known.grammars.iter().find(|g| g.name == grammar.value) else {
+        if known.refused.contains(&grammar.value) {
+            return None;
+        }
         faults.push(doc.fault(
             FaultKind::UnknownName,
             grammar.span,
@@ -153,12 +160,7 @@ fn path_in(g: &Grammar, group: &GroupDef, p: &str) -> Result<ValuePath, String> 
     })
 }
 
-fn side(
-    doc: &Doc,
-    grammars: &[Arc<Grammar>],
-    s: &SideSpec,
-    faults: &mut Vec<Fault>,
-) -> Option<Side> {
+fn side(doc: &Doc, grammars: &Known, s: &SideSpec, faults: &mut Vec<Fault>) -> Option<Side> {
     let (g, group) = find(doc, grammars, &s.grammar, &s.group, faults)?;
     if s.key.is_empty() {
         faults.push(doc.fault(
@@ -220,7 +222,7 @@ fn side(
 
 fn gather(
     doc: &Doc,
-    grammars: &[Arc<Grammar>],
+    grammars: &Known,
     spec: &GatherSpec,
     ids: &mut Ids,
     faults: &mut Vec<Fault>,

@@ -90,6 +90,8 @@ pub fn load(dir: &Path) -> Result<GrammarSet, Faults> {
 /// Builds the set from `(path, text)` pairs: grammar files, joins files, the report file.
 pub fn from_sources(sources: Vec<(PathBuf, String)>) -> Result<GrammarSet, Faults> {
     let mut faults = Vec::new();
+    // Grammars refused (already reported): joins on them are not faulted again.
+    let mut refused = Vec::new();
     let mut grammar_docs = Vec::new();
     let mut join_files = Vec::new();
     let mut subjects = SubjectOrder::default();
@@ -103,24 +105,19 @@ pub fn from_sources(sources: Vec<(PathBuf, String)>) -> Result<GrammarSet, Fault
         };
         match kind_of(&doc) {
             Some(FileKind::Grammar) => {
-                doc.unknown_keys(&doc.root, GRAMMAR_KEYS, &mut faults);
-                match doc.root_as::<GrammarSpec>() {
-                    Ok(spec) => grammar_docs.push((doc, spec)),
-                    Err(f) => faults.push(f),
+                match doc.checked::<GrammarSpec>(&doc.root, GRAMMAR_KEYS, &mut faults) {
+                    Some(spec) => grammar_docs.push((doc, spec)),
+                    None => refused.push(format_name(&doc)),
                 }
             }
             Some(FileKind::Joins) => {
-                doc.unknown_keys(&doc.root, JOINS_KEYS, &mut faults);
-                match doc.root_as::<JoinsSpec>() {
-                    Ok(spec) => join_files.push(JoinsFile::new(doc, spec, &mut faults)),
-                    Err(f) => faults.push(f),
+                if let Some(spec) = doc.checked::<JoinsSpec>(&doc.root, JOINS_KEYS, &mut faults) {
+                    join_files.push(JoinsFile::new(doc, spec, &mut faults));
                 }
             }
             Some(FileKind::Report) => {
-                doc.unknown_keys(&doc.root, REPORT_KEYS, &mut faults);
-                match doc.root_as::<ReportSpec>() {
-                    Ok(spec) => subjects = subject_order(&doc, spec, &mut faults),
-                    Err(f) => faults.push(f),
+                if let Some(spec) = doc.checked::<ReportSpec>(&doc.root, REPORT_KEYS, &mut faults) {
+                    subjects = subject_order(&doc, spec, &mut faults);
                 }
             }
             None => faults.push(doc.fault(
@@ -133,7 +130,6 @@ pub fn from_sources(sources: Vec<(PathBuf, String)>) -> Result<GrammarSet, Fault
     let slots = joins::slots(&join_files);
     let mut ids = Ids::default();
     let mut grammars = Vec::new();
-    let mut refused = Vec::new();
     for (doc, spec) in grammar_docs {
         let format = spec.format.clone();
         if grammars
@@ -154,12 +150,8 @@ pub fn from_sources(sources: Vec<(PathBuf, String)>) -> Result<GrammarSet, Fault
             None => refused.push(format.value),
         }
     }
-    // Joins on a refused grammar would only repeat its faults.
-    let mut join_faults = Vec::new();
-    let (links, gathers) = joins::compile(&join_files, &grammars, &mut ids, &mut join_faults);
-    if refused.is_empty() {
-        faults.append(&mut join_faults);
-    }
+    // Joins on a refused grammar are not faulted again.
+    let (links, gathers) = joins::compile(&join_files, &grammars, &refused, &mut ids, &mut faults);
     for g in &gathers {
         if grammars.iter().any(|x| x.name == g.grammar.name) {
             if let Some((i, span)) = joins::gather_span(&join_files, &g.grammar.name) {
@@ -187,6 +179,15 @@ pub fn from_sources(sources: Vec<(PathBuf, String)>) -> Result<GrammarSet, Fault
     } else {
         Err(Faults(faults))
     }
+}
+
+/// The format a grammar file names, even when the file is refused.
+fn format_name(doc: &Doc) -> String {
+    doc.root
+        .get("format")
+        .and_then(|f| f.as_str())
+        .unwrap_or_default()
+        .to_string()
 }
 
 fn subject_order(doc: &Doc, spec: ReportSpec, faults: &mut Vec<Fault>) -> SubjectOrder {

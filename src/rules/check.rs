@@ -259,12 +259,22 @@ pub fn script(
     };
     let mut faults = Vec::new();
     unknown_calls(engine, &ast, &mut |pos, name| {
-        faults.push(at(
-            FaultKind::UnknownFunction,
-            pos,
-            name.chars().count(),
-            format!("fonction inconnue « {name} » (voir docs/rules.md)"),
-        ));
+        let fault = if name == "eval" {
+            at(
+                FaultKind::Forbidden,
+                pos,
+                2,
+                "`eval` est interdit dans une règle, même par `Fn(\"eval\")`".into(),
+            )
+        } else {
+            at(
+                FaultKind::UnknownFunction,
+                pos,
+                name.chars().count(),
+                format!("fonction inconnue « {name} » (voir docs/rules.md)"),
+            )
+        };
+        faults.push(fault);
     });
     let mut typer = Typer {
         world,
@@ -300,7 +310,11 @@ fn unknown_calls(engine: &Engine, ast: &AST, report: &mut dyn FnMut(Position, &s
             _ => None,
         };
         if let Some((f, pos)) = call {
-            if f.op_token.is_none()
+            if f.name == "Fn"
+                && matches!(f.args.first(), Some(Expr::StringConstant(s, _)) if s.as_str() == "eval")
+            {
+                report(pos, "eval");
+            } else if f.op_token.is_none()
                 && !known.contains(f.name.as_str())
                 && !own.contains(f.name.as_str())
             {
@@ -391,6 +405,20 @@ impl Typer<'_, '_> {
                 }
             }
             Stmt::Assignment(x) => {
+                // `details.limite = …` or `details["ecart"] = …` builds a detail key.
+                match &x.1.lhs {
+                    Expr::Dot(d, _, _) => {
+                        if let Expr::Property(p, _) = &d.rhs {
+                            self.detail_keys.insert(p.2.to_string());
+                        }
+                    }
+                    Expr::Index(i, _, _) => {
+                        if let Expr::StringConstant(k, _) = &i.rhs {
+                            self.detail_keys.insert(k.to_string());
+                        }
+                    }
+                    _ => {}
+                }
                 self.expr(&x.1.lhs);
                 self.expr(&x.1.rhs);
             }
@@ -476,12 +504,8 @@ impl Typer<'_, '_> {
                 self.chain(base, &x.rhs)
             }
             Expr::Index(x, _, _) => {
-                let base = self.expr(&x.lhs);
-                self.expr(&x.rhs);
-                match base {
-                    Ty::List(g, gr) => Ty::Node(g, gr),
-                    _ => Ty::Unknown,
-                }
+                let list = self.expr(&x.lhs);
+                self.element(list, &x.rhs)
             }
             Expr::FnCall(f, pos) => self.call(&f.name, &f.args, *pos),
             Expr::MethodCall(f, _) => {
@@ -527,13 +551,31 @@ impl Typer<'_, '_> {
             }
             Expr::Index(x, _, _) => {
                 let list = self.step(base, &x.lhs);
-                self.expr(&x.rhs);
-                match list {
-                    Ty::List(g, gr) => Ty::Node(g, gr),
-                    _ => Ty::Unknown,
-                }
+                self.element(list, &x.rhs)
             }
             other => self.step(base, other),
+        }
+    }
+
+    /// `list[index]` and what follows it (`list[0].field`: the chain goes on on the element).
+    fn element(&mut self, list: Ty, rhs: &Expr) -> Ty {
+        let item = match list {
+            Ty::List(g, gr) => Ty::Node(g, gr),
+            _ => Ty::Unknown,
+        };
+        match rhs {
+            Expr::Dot(d, _, _) => {
+                self.expr(&d.lhs);
+                self.chain(item, &d.rhs)
+            }
+            Expr::Index(i, _, _) => {
+                self.expr(&i.lhs);
+                self.element(Ty::Unknown, &i.rhs)
+            }
+            index => {
+                self.expr(index);
+                item
+            }
         }
     }
 

@@ -35,20 +35,60 @@ const MANIFEST_KEYS: &[&str] = &[
     "choices",
 ];
 
-#[derive(Debug, Deserialize)]
+/// A manifest, read key by key: a faulty key is one fault, and the others are still read.
 struct ManifestSpec {
     name: String,
     version: String,
-    #[serde(default)]
     description: String,
     grammars: Vec<Spanned<String>>,
-    #[serde(default)]
-    params: Ordered<Spanned<String>, Spanned<Param>>,
-    #[serde(default)]
+    params: Ordered<Spanned<String>, Lenient<Spanned<Param>>>,
     limits: Limits,
     rules: Vec<Lenient<Spanned<RuleSpec>>>,
-    #[serde(default)]
     choices: Vec<Lenient<Spanned<ChoiceSpec>>>,
+}
+
+impl ManifestSpec {
+    /// Reads every key of `doc` on its own; `None` when a key the rest needs (name, version,
+    /// grammars, rules) is missing or faulty.
+    fn read(doc: &Doc, faults: &mut Vec<Fault>) -> Option<ManifestSpec> {
+        let meant = doc.unknown_keys(&doc.root, MANIFEST_KEYS, faults);
+        let take = |name: &'static str, required: bool, faults: &mut Vec<Fault>| {
+            let node = doc.root.get(name);
+            if node.is_none() && required && !meant.iter().any(|m| m == name) {
+                faults.push(doc.fault(
+                    FaultKind::MissingKey,
+                    doc.root.span,
+                    format!("clé « {name} » manquante"),
+                ));
+            }
+            node
+        };
+        fn typed<T: serde::de::DeserializeOwned>(
+            doc: &Doc,
+            node: Option<&crate::diag::yaml::Node>,
+            faults: &mut Vec<Fault>,
+        ) -> Option<T> {
+            doc.typed(node?).map_err(|f| faults.push(f)).ok()
+        }
+        let name = typed(doc, take("name", true, faults), faults);
+        let version = typed(doc, take("version", true, faults), faults);
+        let grammars = typed(doc, take("grammars", true, faults), faults);
+        let rules = typed(doc, take("rules", true, faults), faults);
+        let description = typed(doc, take("description", false, faults), faults);
+        let params = typed(doc, take("params", false, faults), faults);
+        let limits = typed(doc, take("limits", false, faults), faults);
+        let choices = typed(doc, take("choices", false, faults), faults);
+        Some(ManifestSpec {
+            name: name?,
+            version: version?,
+            description: description.unwrap_or_default(),
+            grammars: grammars?,
+            params: params.unwrap_or_default(),
+            limits: limits.unwrap_or_default(),
+            rules: rules?,
+            choices: choices.unwrap_or_default(),
+        })
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -327,13 +367,8 @@ impl<'a> Loader<'a> {
         let path = dir.join(MANIFEST);
         let doc = Doc::read(&path)?;
         let mut faults = Vec::new();
-        doc.unknown_keys(&doc.root, MANIFEST_KEYS, &mut faults);
-        let spec: ManifestSpec = match doc.root_as() {
-            Ok(s) => s,
-            Err(f) => {
-                faults.push(f);
-                return Err(Faults(faults));
-            }
+        let Some(spec) = ManifestSpec::read(&doc, &mut faults) else {
+            return Err(Faults(faults));
         };
         check_limits(&doc, &spec.limits, &mut faults);
         let mut set = self.header(&doc, &spec, dir, &mut faults);
@@ -397,7 +432,22 @@ impl<'a> Loader<'a> {
                 .params
                 .0
                 .iter()
-                .map(|(k, v)| (k.value.clone(), v.value.clone()))
+                .map(|(k, v)| {
+                    let value = match v {
+                        Lenient::Ok(p) => p.value.clone(),
+                        Lenient::Bad(e) => {
+                            faults.push(doc.fault(
+                                e.kind,
+                                e.span.unwrap_or(k.span),
+                                format!("paramètre {} : {}", k.value, e.message),
+                            ));
+                            // Refused with the set; defined so that its scripts still compile
+                            // and show their own faults, not this one again.
+                            Param::Int(0)
+                        }
+                    };
+                    (k.value.clone(), value)
+                })
                 .collect(),
             limits: spec.limits,
             rules: Vec::new(),
