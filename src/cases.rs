@@ -600,7 +600,14 @@ impl<'c> Builder<'_, 'c> {
                 ),
             }
         }
-        for f in def.fields.iter().filter(|f| faulty.contains(&f.name)) {
+        let mut faulty_bits = 0u128;
+        for (i, f) in def
+            .fields
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| faulty.contains(&f.name))
+        {
+            faulty_bits |= Record::fault_bit(i);
             line_faults.push(field_fault(
                 &f.name,
                 f.column(),
@@ -619,6 +626,7 @@ impl<'c> Builder<'_, 'c> {
                     def: Arc::clone(def),
                     values: values.into(),
                     line: self.line,
+                    faulty: faulty_bits,
                 }),
                 faults: line_faults,
             },

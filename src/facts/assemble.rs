@@ -41,6 +41,8 @@ pub struct Assembler<'t> {
     /// A group whose closing record never comes is closed without fault (records built by a
     /// rule case, which gives closing records only when a rule reads them).
     pub closers_optional: bool,
+    /// The file's first record was unreadable (its error already tells the header is lost).
+    header_faulted: bool,
 }
 
 impl<'t> Assembler<'t> {
@@ -53,6 +55,7 @@ impl<'t> Assembler<'t> {
             ended: false,
             errors: Vec::new(),
             closers_optional: false,
+            header_faulted: false,
         };
         if let Some(root) = a.grammar.root().filter(|r| r.open.is_none()) {
             let root = Node::new(Arc::clone(root), 0);
@@ -102,6 +105,7 @@ impl<'t> Assembler<'t> {
             return;
         }
         let Some(ri) = d.record_index else {
+            self.header_faulted |= self.stack.is_empty();
             // Unknown type or unreadable layout: an error of the innermost group.
             for f in &d.faults {
                 self.error(f, line);
@@ -116,24 +120,13 @@ impl<'t> Assembler<'t> {
             return;
         };
         if self.stack.is_empty() {
-            // The root opener (recognition saw its type on the first line).
             let Some(root_group) = self.grammar.root().map(Arc::clone) else {
                 return;
             };
             let mut root = Node::new(Arc::clone(&root_group), line);
-            root.records = 1;
-            if root_group.open != Some(ri) {
-                self.structure(
-                    line,
-                    Some(1),
-                    Some("type"),
-                    format!(
-                        "le fichier doit commencer par un enregistrement {}",
-                        record_name(&self.grammar, root_group.open.unwrap_or(0))
-                    ),
-                );
-                root.state = NodeState::ChecksDisabled;
-            } else {
+            if root_group.open == Some(ri) {
+                // The file's header record.
+                root.records = 1;
                 for f in &d.faults {
                     self.error(f, line);
                 }
@@ -141,13 +134,32 @@ impl<'t> Assembler<'t> {
                     root.state = NodeState::ChecksDisabled;
                 }
                 root.open = d.record;
+                self.stack.push(Open {
+                    node: root,
+                    skipping: false,
+                    snapshot: None,
+                });
+                return;
             }
+            // No header: one error (unless the first line was already one, a damaged header),
+            // the file's own checks are not made, and this record is read as usual.
+            if !self.header_faulted {
+                self.structure(
+                    line,
+                    Some(1),
+                    Some("type"),
+                    format!(
+                        "fichier sans son enregistrement d'en-tête {} : ses propres contrôles ne sont pas faits",
+                        record_name(&self.grammar, root_group.open.unwrap_or(0))
+                    ),
+                );
+            }
+            root.state = NodeState::ChecksDisabled;
             self.stack.push(Open {
                 node: root,
                 skipping: false,
                 snapshot: None,
             });
-            return;
         }
         let Some(target) = self.target(ri) else {
             self.out_of_place(ri, d, line);

@@ -343,6 +343,7 @@ impl<'g> Joiner<'g> {
                     def: Arc::clone(&def),
                     values: key.into_iter().map(|k| Value::Text(k.into())).collect(),
                     line,
+                    faulty: 0,
                 });
                 for (s, member) in slots.into_iter().zip(&g.members) {
                     if let (Some((_, n)), Some(cell)) = (s, node.links.get(member.slot)) {

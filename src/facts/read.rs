@@ -78,10 +78,8 @@ fn recognise<'g>(
                 _ => Err("format non reconnu (ni par le nom du fichier, ni par son contenu) ; --grammar NOM l'impose".into()),
             }
         }
-        ([g], []) => Err(format!(
-            "le contenu n'est pas au format {} ({}) : premier enregistrement non reconnu",
-            g.name, g.title
-        )),
+        // The name decides: a damaged first record is an error of that record, not of the file.
+        ([g], []) => Ok(g),
         _ => Err(format!(
             "contenu conforme à aucun des formats possibles pour ce nom ({})",
             by_name
@@ -215,5 +213,20 @@ pub fn read_file(
     }
     bytes.fetch_add(reader.bytes - last_bytes, Ordering::Relaxed);
     out.errors = asm.finish(emit);
+    if !out.readable {
+        // Not one record of the format: the file is not of it at all (random bytes named
+        // `*.b2`), one error rather than one per line.
+        out.errors = vec![Outcome::error(
+            ErrorCode::Parse,
+            &file,
+            Some(1),
+            None,
+            None,
+            format!(
+                "aucun enregistrement lisible au format {} ({}) : ce fichier n'est pas de ce format",
+                grammar.name, grammar.title
+            ),
+        )];
+    }
     out
 }

@@ -89,7 +89,10 @@ impl<R: BufRead> LineReader<R> {
             .unwrap_or(usize::MAX)
             .saturating_sub(ending);
         if self.line == 1 {
-            line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
+            if let Some(rest) = line.strip_prefix(b"\xEF\xBB\xBF") {
+                line = rest;
+                self.length = self.length.saturating_sub(3);
+            }
         }
         Ok(Some((line, self.line, self.length)))
     }
@@ -230,13 +233,16 @@ fn decode_fixed(
         };
     };
     let mut faults = Vec::new();
+    let mut faulty = 0u128;
     let values = def
         .fields
         .iter()
-        .map(|f| {
+        .enumerate()
+        .map(|(i, f)| {
             let raw = line.get(f.start..f.start + f.len).unwrap_or_default();
             decode_field(g, f, raw).unwrap_or_else(|fault| {
                 faults.push(fault);
+                faulty |= Record::fault_bit(i);
                 Value::Absent
             })
         })
@@ -247,6 +253,7 @@ fn decode_fixed(
             def: Arc::clone(def),
             values,
             line: line_no,
+            faulty,
         }),
         faults,
     }
@@ -350,13 +357,16 @@ fn decode_delimited(g: &Grammar, line: &[u8], line_no: u32, separator: u8) -> De
         };
     }
     let mut faults = Vec::new();
+    let mut faulty = 0u128;
     let values = def
         .fields
         .iter()
-        .map(|f| {
+        .enumerate()
+        .map(|(i, f)| {
             let raw = columns.get(f.start).copied().unwrap_or_default();
             decode_field(g, f, raw).unwrap_or_else(|fault| {
                 faults.push(fault);
+                faulty |= Record::fault_bit(i);
                 Value::Absent
             })
         })
@@ -367,6 +377,7 @@ fn decode_delimited(g: &Grammar, line: &[u8], line_no: u32, separator: u8) -> De
             def: Arc::clone(def),
             values,
             line: line_no,
+            faulty,
         }),
         faults,
     }

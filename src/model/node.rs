@@ -18,9 +18,24 @@ pub struct Record {
     pub values: Box<[Value]>,
     /// The physical line it was read from (1-based).
     pub line: u32,
+    /// Bit `i` set: field `i` could not be read (a fault, not an empty zone).
+    pub faulty: u128,
 }
 
 impl Record {
+    /// Whether field `i` could not be read.
+    pub fn is_faulty(&self, i: usize) -> bool {
+        self.faulty & Record::fault_bit(i) != 0
+    }
+
+    /// The mask of field `i`, to set in `faulty` (fields past the 128th are not marked).
+    pub fn fault_bit(i: usize) -> u128 {
+        u32::try_from(i)
+            .ok()
+            .and_then(|i| 1u128.checked_shl(i))
+            .unwrap_or(0)
+    }
+
     /// The value of the field called `name`, if this record type has it.
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.def.field_index(name).and_then(|i| self.values.get(i))

@@ -41,6 +41,8 @@ pub struct Bindings {
     slots: Vec<Vec<u32>>,
     /// Meaning of each property id, per group id.
     props: Vec<Vec<GroupProp>>,
+    /// The record type id of each group's opening record, per group id.
+    open_records: Vec<Option<usize>>,
 }
 
 impl Bindings {
@@ -81,10 +83,14 @@ impl Bindings {
         }
         let groups = set.groups().map(|(_, g)| g.id).max().map_or(0, |m| m + 1);
         b.props = vec![Vec::new(); groups];
+        b.open_records = vec![None; groups];
         for (g, group) in set.groups() {
             let props = b.group_props(g, group);
             if let Some(p) = b.props.get_mut(group.id) {
                 *p = props;
+            }
+            if let Some(slot) = b.open_records.get_mut(group.id) {
+                *slot = group.open.and_then(|o| g.record_at(o)).map(|r| r.id);
             }
         }
         b
@@ -142,6 +148,16 @@ impl Bindings {
             Some(&i) if i != u32::MAX => usize::try_from(i).ok(),
             _ => None,
         }
+    }
+
+    /// Whether `prop` is a field of the opening record of group `group` (an id): read on a node
+    /// whose opening record could not be read, it is unreadable, not absent.
+    pub fn is_open_field(&self, group: usize, prop: usize) -> bool {
+        self.open_records
+            .get(group)
+            .copied()
+            .flatten()
+            .is_some_and(|r| self.field_slot(r, prop).is_some())
     }
 
     /// What property `prop` means on a node of group `group` (an id).

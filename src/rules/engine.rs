@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use rhai::{Array, Dynamic, Engine, EvalAltResult, ImmutableString, OptimizationLevel};
 
 use super::bindings::{Bindings, GroupProp};
-use super::fault::fault;
+use super::fault::{fault, unreadable};
 use super::helpers;
 use crate::model::{alive, Linked, Node, NodeState, Value};
 
@@ -158,10 +158,22 @@ impl Fact {
         } else {
             self.node.open.as_ref()
         };
-        if let Some(r) = rec {
-            if let Some(v) = b.field_slot(r.def.id, prop).and_then(|i| r.values.get(i)) {
-                return Ok(to_dynamic(v));
+        match rec {
+            Some(r) => {
+                if let Some(i) = b.field_slot(r.def.id, prop) {
+                    if r.is_faulty(i) {
+                        return Err(unreadable());
+                    }
+                    if let Some(v) = r.values.get(i) {
+                        return Ok(to_dynamic(v));
+                    }
+                }
             }
+            // The opening record could not be read at all: its fields are unreadable.
+            None if !self.close && b.is_open_field(self.node.group.id, prop) => {
+                return Err(unreadable());
+            }
+            None => {}
         }
         if !self.close {
             let n = &self.node;

@@ -12,7 +12,7 @@ use rhai::{Caches, Dynamic, Engine, GlobalRuntimeState, Map, Position, Scope, AS
 use super::bindings::Bindings;
 use super::contain::{contain, Contained, CONTAINED_PANIC};
 use super::engine::{self, Fact};
-use super::fault::describe;
+use super::fault::{describe, is_unreadable};
 use super::helpers::{date_fr, euros};
 use super::manifest::{compile_scope, scope_chain, RuleSet};
 use crate::facts::{resolve, subject_of};
@@ -339,7 +339,13 @@ impl Evaluator {
                 let key = contain(|| {
                     cs.engine
                         .eval_ast_with_scope::<Dynamic>(&mut cs.scope, key_ast)
-                        .map_err(|e| describe(&e))
+                        .or_else(|e| {
+                            if is_unreadable(&e) {
+                                Ok(Dynamic::UNIT)
+                            } else {
+                                Err(describe(&e))
+                            }
+                        })
                 })
                 .unwrap_or_else(|Contained| Err(CONTAINED_PANIC.to_string()));
                 cs.scope.rewind(fact_len);
@@ -463,6 +469,8 @@ fn run_script(run: &Run, caches: &mut Caches, scope: &mut Scope<'static>, ast: &
     });
     scope.rewind(run.fact_len);
     match result {
+        // A field a fault made unreadable: the rule does not run on this fact.
+        Ok(Err(e)) if is_unreadable(&e) => Ok(Vec::new()),
         Ok(r) => r
             .map_err(|e| Stop {
                 message: describe(&e),

@@ -20,6 +20,37 @@ impl fmt::Display for RuleFault {
 
 impl std::error::Error for RuleFault {}
 
+/// The marker of a read of a field that a fault made unreadable: the rule does not run on that
+/// fact — it neither fires nor fails (the fault's own error outcome tells why).
+#[derive(Debug)]
+pub struct Unreadable;
+
+impl fmt::Display for Unreadable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("champ illisible")
+    }
+}
+
+impl std::error::Error for Unreadable {}
+
+/// The error a read of an unreadable field raises.
+pub fn unreadable() -> Box<EvalAltResult> {
+    Box::new(EvalAltResult::ErrorSystem(
+        "champ illisible".into(),
+        Box::new(Unreadable),
+    ))
+}
+
+/// Whether `e` comes from reading an unreadable field (directly or inside a call).
+pub fn is_unreadable(e: &EvalAltResult) -> bool {
+    match e {
+        EvalAltResult::ErrorSystem(_, inner) => inner.is::<Unreadable>(),
+        EvalAltResult::ErrorInFunctionCall(_, _, inner, _)
+        | EvalAltResult::ErrorInModule(_, inner, _) => is_unreadable(inner),
+        _ => false,
+    }
+}
+
 /// A script error with a message that holds no fact value.
 pub fn fault(message: impl Into<String>) -> Box<EvalAltResult> {
     let message = message.into();

@@ -1,0 +1,252 @@
+//! Damage that must not cost a whole file (docs/formats/README.md): damaged copies of the
+//! samples — a damaged or missing first record, a byte-order mark — give one located error,
+//! and every outcome of the undamaged records is the intact file's.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use vigie::model::{Kind, Outcome};
+
+/// (code, subject) of every outcome that is not an error: what the rules found.
+fn findings(outcomes: &[Outcome]) -> BTreeSet<(String, String)> {
+    outcomes
+        .iter()
+        .filter(|o| o.kind != Kind::Error)
+        .map(|o| (o.code.to_string(), o.subject.to_string()))
+        .collect()
+}
+
+fn errors(outcomes: &[Outcome]) -> Vec<(String, Option<u32>)> {
+    let errors: Vec<&Outcome> = outcomes.iter().filter(|o| o.kind == Kind::Error).collect();
+    errors
+        .iter()
+        .map(|o| (o.code.to_string(), o.source.as_ref().and_then(|s| s.line)))
+        .collect()
+}
+
+/// The whole sample set, with `name` replaced by `damaged` bytes (under the same name).
+fn set_with(name: &str, damaged: Vec<u8>) -> (Vec<PathBuf>, PathBuf) {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!(
+        "vigie-damage-{}-{n}-{}",
+        std::process::id(),
+        name.replace('.', "-")
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut files = Vec::new();
+    for f in common::sample_files() {
+        let dest = dir.join(f.file_name().unwrap());
+        if f.file_name().unwrap() == name {
+            std::fs::write(&dest, &damaged).unwrap();
+        } else {
+            std::fs::copy(&f, &dest).unwrap();
+        }
+        files.push(dest);
+    }
+    (files, dir)
+}
+
+fn sample(name: &str) -> Vec<u8> {
+    std::fs::read(common::path("tests/data/samples").join(name)).unwrap()
+}
+
+fn first_line_end(bytes: &[u8]) -> usize {
+    bytes
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(bytes.len(), |p| p + 1)
+}
+
+/// Analyses the sample set with `name` damaged; checks the errors it gives and that the
+/// findings are the intact set's.
+fn check(name: &str, damaged: Vec<u8>, expected_errors: &[(&str, Option<u32>)]) {
+    let intact = common::analyse(&common::sample_files(), "2026-11-20", 2);
+    let (files, dir) = set_with(name, damaged);
+    let outcomes = common::analyse(&files, "2026-11-20", 2);
+    let expected: Vec<(String, Option<u32>)> = expected_errors
+        .iter()
+        .map(|(c, l)| (c.to_string(), *l))
+        .collect();
+    assert_eq!(errors(&outcomes), expected, "{name}");
+    let (before, after) = (findings(&intact), findings(&outcomes));
+    let lost: Vec<_> = before.difference(&after).collect();
+    let added: Vec<_> = after.difference(&before).collect();
+    assert!(
+        lost.is_empty() && added.is_empty(),
+        "{name}: lost {lost:#?}\nadded {added:#?}"
+    );
+    std::fs::remove_dir_all(Path::new(&dir)).ok();
+}
+
+#[test]
+fn a_nul_in_the_first_record_of_a_cas_file_costs_that_record_only() {
+    for name in ["cotisations-2025.acoss", "cotisations-2025.carmf"] {
+        let mut bytes = sample(name);
+        bytes[5] = 0;
+        // The first record is an error; its doctor's findings that need it are not made, the
+        // others are the intact set's — checked on a set where that record is the only one
+        // damaged: the findings compared exclude nothing, so the record must be one no
+        // finding needs. The first doctor of each file is in every organism's file.
+        let intact = common::analyse(&common::sample_files(), "2026-11-20", 2);
+        let (files, dir) = set_with(name, bytes);
+        let outcomes = common::analyse(&files, "2026-11-20", 2);
+        assert_eq!(
+            errors(&outcomes),
+            [("PARSE".to_string(), Some(1))],
+            "{name}: one error, on the first line"
+        );
+        let cas_x_abs = |o: &[Outcome]| o.iter().filter(|x| &*x.code == "CAS-X-ABS").count();
+        assert!(
+            cas_x_abs(&outcomes) <= cas_x_abs(&intact) + 1,
+            "{name}: the file is not lost (no false CAS-X-ABS for every doctor)"
+        );
+        let readable = findings(&outcomes).len();
+        assert!(
+            readable + 5 >= findings(&intact).len(),
+            "{name}: nearly every finding kept"
+        );
+        std::fs::remove_dir_all(dir).ok();
+    }
+}
+
+#[test]
+fn a_byte_order_mark_changes_nothing() {
+    for name in [
+        "lot-02-752379560.b2",
+        "cotisations-2025.acoss",
+        "retour-01.noemie",
+        "pieces.scor.csv",
+    ] {
+        let mut bytes = b"\xEF\xBB\xBF".to_vec();
+        bytes.extend(sample(name));
+        check(name, bytes, &[]);
+    }
+}
+
+#[test]
+fn a_b2_file_without_its_header_is_still_read() {
+    let name = "lot-02-752379560.b2";
+    let bytes = sample(name);
+    let headless = bytes[first_line_end(&bytes)..].to_vec();
+    check(name, headless, &[("STRUCTURE", Some(1))]);
+}
+
+#[test]
+fn a_damaged_b2_header_is_one_error_and_the_rest_is_read() {
+    let name = "lot-02-752379560.b2";
+    let mut bytes = sample(name);
+    bytes[4] = b'X'; // a letter in the sender's number
+    check(name, bytes, &[("PARSE", Some(1))]);
+}
+
+/// Codes of the findings, counted: a NOEMIE file without its header has no `n_ps` to give
+/// its returns' subjects, but its returns are all read.
+fn counted(outcomes: &[Outcome]) -> std::collections::BTreeMap<String, usize> {
+    let mut m = std::collections::BTreeMap::new();
+    for o in outcomes.iter().filter(|o| o.kind != Kind::Error) {
+        *m.entry(o.code.to_string()).or_default() += 1;
+    }
+    m
+}
+
+#[test]
+fn a_noemie_file_without_its_header_still_has_its_returns_read() {
+    let name = "retour-01.noemie";
+    let bytes = sample(name);
+    let headless = bytes[first_line_end(&bytes)..].to_vec();
+    let file = |b: &[u8]| {
+        let dir =
+            std::env::temp_dir().join(format!("vigie-noemie-{}-{}", std::process::id(), b.len()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(name), b).unwrap();
+        dir
+    };
+    let (intact, headless) = (file(&bytes), file(&headless));
+    let a = common::analyse(&[intact.join(name)], "2026-11-20", 1);
+    let b = common::analyse(&[headless.join(name)], "2026-11-20", 1);
+    assert_eq!(errors(&b), [("STRUCTURE".to_string(), Some(1))]);
+    let guidance = |c: &std::collections::BTreeMap<String, usize>| {
+        c.iter()
+            .filter(|(k, _)| k.starts_with("G-"))
+            .map(|(_, n)| n)
+            .sum::<usize>()
+    };
+    assert_eq!(
+        guidance(&counted(&b)),
+        guidance(&counted(&a)),
+        "every return still guided"
+    );
+    std::fs::remove_dir_all(intact).ok();
+    std::fs::remove_dir_all(headless).ok();
+}
+
+#[test]
+fn a_damaged_noemie_200_makes_its_return_unreadable_and_nothing_fails() {
+    let name = "retour-01.noemie";
+    let mut bytes = sample(name);
+    // The amount of the first 200 (line 2) gets a letter.
+    let start = first_line_end(&bytes);
+    bytes[start + 30] = b'X';
+    let (files, dir) = set_with(name, bytes);
+    let intact = common::analyse(&common::sample_files(), "2026-11-20", 2);
+    let outcomes = common::analyse(&files, "2026-11-20", 2);
+    assert_eq!(
+        errors(&outcomes),
+        [("PARSE".to_string(), Some(2))],
+        "one error, no RULE"
+    );
+    let lost: Vec<_> = findings(&intact)
+        .difference(&findings(&outcomes))
+        .cloned()
+        .collect();
+    assert!(
+        lost.iter().all(
+            |(code, subject)| code.starts_with("G-") && subject.contains("n_facture=000202901")
+        ),
+        "only the guidance of the damaged return is lost: {lost:#?}"
+    );
+    let added: Vec<_> = findings(&outcomes)
+        .difference(&findings(&intact))
+        .cloned()
+        .collect();
+    assert!(added.is_empty(), "no false NOE-TOT: {added:#?}");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn a_damaged_lot_header_makes_no_rule_fail() {
+    let name = "lot-02-752379560.b2";
+    let mut bytes = sample(name);
+    let start = first_line_end(&bytes);
+    bytes[start + 4] = b'X'; // a letter in the lot's n_ps
+    let (files, dir) = set_with(name, bytes);
+    let outcomes = common::analyse(&files, "2026-11-20", 2);
+    assert_eq!(
+        errors(&outcomes),
+        [("PARSE".to_string(), Some(2))],
+        "one error, no RULE"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn random_bytes_under_a_format_s_name_are_one_error() {
+    let bytes: Vec<u8> = (0..4000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let dir = std::env::temp_dir().join(format!("vigie-random-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("hasard.b2");
+    std::fs::write(&f, bytes).unwrap();
+    let outcomes = common::analyse(&[f], "2026-11-20", 1);
+    assert_eq!(outcomes.len(), 1, "{outcomes:#?}");
+    assert!(
+        outcomes[0].message.contains("format"),
+        "{}",
+        outcomes[0].message
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
