@@ -4,10 +4,11 @@
 use std::path::Path;
 
 /// Modules in flow order; a module may import those of a lower rank only.
-const ORDER: [(&str, u32); 9] = [
+const ORDER: [(&str, u32); 10] = [
     ("model", 0),
     ("diag", 1),
     ("grammar", 2),
+    ("walk", 3),
     ("facts", 3),
     ("rules", 4),
     ("drive", 5),
