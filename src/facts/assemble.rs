@@ -403,10 +403,47 @@ impl<'t> Assembler<'t> {
         }
     }
 
+    /// A node whose opening record lost a `match` field to a fault takes it from its closing
+    /// record, which repeats it (a lot's `n_ps` and `n_lot` from its `9`): its subject, its
+    /// duplicate keys and its joins are then those of an intact node. Its own checks stay off.
+    fn repair_from_closer(&self, node: &mut Node) -> bool {
+        let (Some(open), Some(close)) = (node.open.as_mut(), node.close.as_ref()) else {
+            return false;
+        };
+        let mut repaired = false;
+        for m in &node.group.match_fields {
+            let Some(i) = open.def.field_index(m) else {
+                continue;
+            };
+            if !open.is_faulty(i) {
+                continue;
+            }
+            let Some(v) = close.get(m).filter(|v| **v != Value::Absent) else {
+                continue;
+            };
+            if let Some(slot) = open.values.get_mut(i) {
+                *slot = v.clone();
+                open.faulty &= !Record::fault_bit(i);
+                repaired = true;
+            }
+        }
+        repaired
+    }
+
+    /// Gives the duplicate occurrence a repaired node and its descendants could not get when
+    /// they opened (their key read a field the repair restored), in file order.
+    fn assign_missing_keys(&mut self, node: &mut Node) {
+        let mut above: Vec<Node> = self.stack.iter().map(|o| o.node.bare()).collect();
+        assign_keys(self.keys, &mut above, node);
+    }
+
     /// Closes the innermost group: into its parent, or out as a unit.
     fn pop(&mut self, emit: &mut impl FnMut(Unit)) {
         let Some(open) = self.stack.pop() else { return };
-        let node = open.node;
+        let mut node = open.node;
+        if self.repair_from_closer(&mut node) {
+            self.assign_missing_keys(&mut node);
+        }
         match self.stack.last_mut() {
             Some(parent) if parent.node.group.stream => {
                 let ancestors: Vec<Arc<Node>> = self
@@ -443,4 +480,26 @@ fn record_name(grammar: &Grammar, ri: usize) -> String {
         .record_at(ri)
         .map(|r| r.name.clone())
         .unwrap_or_default()
+}
+
+/// Assigns the occurrence of `node` and of its descendants that have none yet, depth first
+/// (file order); `above` holds bare copies of the ancestors.
+fn assign_keys(keys: &mut KeyTracker, above: &mut Vec<Node>, node: &mut Node) {
+    if node.occurrence == 0 && !node.group.key.is_empty() {
+        let occurrence = {
+            let refs: Vec<&Node> = above.iter().chain(std::iter::once(&*node)).collect();
+            keys.occurrence(&refs)
+        };
+        node.occurrence = occurrence;
+    }
+    above.push(node.bare());
+    for list in &mut node.children {
+        for child in list.iter_mut() {
+            // Children are not shared until their unit is handed over.
+            if let Some(c) = Arc::get_mut(child) {
+                assign_keys(keys, above, c);
+            }
+        }
+    }
+    above.pop();
 }
