@@ -316,26 +316,12 @@ fn a_helper_given_a_date_outside_the_calendar_fails_the_rule_not_the_run() {
     std::fs::remove_dir_all(dir).ok();
 }
 
-/// Copies `from` into `to`, recursively.
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let p = e.unwrap().path();
-        let dest = to.join(p.file_name().unwrap());
-        if p.is_dir() {
-            copy_dir(&p, &dest);
-        } else {
-            std::fs::copy(&p, &dest).unwrap();
-        }
-    }
-}
-
 #[test]
 fn a_rule_author_updates_the_snapshots_without_rust() {
     let root = common::root();
     let work = std::env::temp_dir().join(format!("vigie-accept-{}", std::process::id()));
-    copy_dir(&root.join("rules"), &work.join("rules"));
-    copy_dir(&root.join("tests/snapshots"), &work.join("tests/snapshots"));
+    common::copy_dir(&root.join("rules"), &work.join("rules"));
+    common::copy_dir(&root.join("tests/snapshots"), &work.join("tests/snapshots"));
     let manifest = work.join("rules/flux-tiers/ruleset.yaml");
     let text = std::fs::read_to_string(&manifest).unwrap();
     std::fs::write(

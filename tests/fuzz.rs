@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use vigie::{Options, Setup};
@@ -144,20 +144,6 @@ fn damaged_samples_never_break_the_analysis() {
     std::fs::remove_dir_all(dir).ok();
 }
 
-/// Copies `from` into `to`, recursively.
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let p = e.unwrap().path();
-        let dest = to.join(p.file_name().unwrap());
-        if p.is_dir() {
-            copy_dir(&p, &dest);
-        } else {
-            std::fs::copy(&p, &dest).unwrap();
-        }
-    }
-}
-
 /// The grammars and rule sets damaged: loading either succeeds or gives located faults,
 /// never a panic.
 #[test]
@@ -169,8 +155,8 @@ fn damaged_grammars_and_rule_sets_are_refused_with_faults() {
     let mut refused = 0;
     for round in 0..n {
         std::fs::remove_dir_all(&work).ok();
-        copy_dir(&root.join("grammars"), &work.join("grammars"));
-        copy_dir(&root.join("rules"), &work.join("rules"));
+        common::copy_dir(&root.join("grammars"), &work.join("grammars"));
+        common::copy_dir(&root.join("rules"), &work.join("rules"));
         let targets = [
             "grammars/b2.yaml",
             "grammars/scor.yaml",

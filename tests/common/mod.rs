@@ -62,3 +62,17 @@ pub fn temp_rule_set(tag: &str, manifest: &str, scripts: &[(&str, &str)]) -> Pat
     }
     dir
 }
+
+/// Copies `from` into `to`, recursively.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        let dest = to.join(p.file_name().unwrap());
+        if p.is_dir() {
+            copy_dir(&p, &dest);
+        } else {
+            std::fs::copy(&p, &dest).unwrap();
+        }
+    }
+}
