@@ -227,12 +227,14 @@ fn limits_beyond_their_ceiling_are_refused_where_written() {
 }
 
 #[test]
-fn fields_read_through_an_index_and_eval_through_fn_are_found_and_built_details_are_known() {
+fn fields_read_through_an_index_eval_through_fn_and_wrong_arities_are_found() {
     let found = faults("more");
     let expected: Vec<(FaultKind, String, u32, u32)> = [
         (FaultKind::UnknownField, "b.rhai", 1, 19), // facture.lignes[0].quantit
         (FaultKind::UnknownField, "c.rhai", 1, 28), // f[0].n_factur
         (FaultKind::Forbidden, "d.rhai", 1, 9),     // Fn("eval")
+        (FaultKind::UnknownFunction, "e.rhai", 1, 1), // luhn(a, b): takes 1
+        (FaultKind::UnknownFunction, "e.rhai", 1, 25), // add_days(d): takes 2
     ]
     .iter()
     .map(|(k, f, l, c)| (*k, f.to_string(), *l, *c))

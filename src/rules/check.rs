@@ -258,21 +258,33 @@ pub fn script(
         }
     };
     let mut faults = Vec::new();
-    unknown_calls(engine, &ast, &mut |pos, name| {
-        let fault = if name == "eval" {
-            at(
+    unknown_calls(engine, &ast, &mut |pos, bad| {
+        let fault = match bad {
+            BadCall::Eval => at(
                 FaultKind::Forbidden,
                 pos,
                 2,
                 "`eval` est interdit dans une règle, même par `Fn(\"eval\")`".into(),
-            )
-        } else {
-            at(
+            ),
+            BadCall::Unknown(name) => at(
                 FaultKind::UnknownFunction,
                 pos,
                 name.chars().count(),
                 format!("fonction inconnue « {name} » (voir docs/rules.md)"),
-            )
+            ),
+            BadCall::Arity { name, given, takes } => at(
+                FaultKind::UnknownFunction,
+                pos,
+                name.chars().count(),
+                format!(
+                    "« {name} » reçoit {given} argument(s) mais en prend {}",
+                    takes
+                        .iter()
+                        .map(usize::to_string)
+                        .collect::<Vec<_>>()
+                        .join(" ou ")
+                ),
+            ),
         };
         faults.push(fault);
     });
@@ -300,8 +312,23 @@ pub fn script(
 
 /// Calls every function call of `ast` (expressions and statements) that the engine and the
 /// script itself do not define.
-fn unknown_calls(engine: &Engine, ast: &AST, report: &mut dyn FnMut(Position, &str)) {
+/// A call `rules check` refuses.
+enum BadCall<'a> {
+    /// A function vigie does not register, nor the script define.
+    Unknown(&'a str),
+    /// `eval`, through `Fn("eval")`.
+    Eval,
+    /// A registered function given a count of arguments none of its forms takes.
+    Arity {
+        name: &'a str,
+        given: usize,
+        takes: Vec<usize>,
+    },
+}
+
+fn unknown_calls(engine: &Engine, ast: &AST, report: &mut dyn FnMut(Position, BadCall)) {
     let known = known_functions(engine);
+    let arity = arities(engine);
     let own: HashSet<String> = ast.iter_functions().map(|f| f.name.to_string()).collect();
     ast.walk(&mut |path: &[ASTNode]| {
         let call = match path.last() {
@@ -313,16 +340,69 @@ fn unknown_calls(engine: &Engine, ast: &AST, report: &mut dyn FnMut(Position, &s
             if f.name == "Fn"
                 && matches!(f.args.first(), Some(Expr::StringConstant(s, _)) if s.as_str() == "eval")
             {
-                report(pos, "eval");
+                report(pos, BadCall::Eval);
             } else if f.op_token.is_none()
                 && !known.contains(f.name.as_str())
                 && !own.contains(f.name.as_str())
             {
-                report(pos, f.name.as_str());
+                report(pos, BadCall::Unknown(f.name.as_str()));
+            } else if let (Some(ASTNode::Expr(Expr::FnCall(..)) | ASTNode::Stmt(_)), Some(counts)) =
+                (path.last(), arity.get(f.name.as_str()))
+            {
+                // A registered function called with a count of arguments none of its forms
+                // takes (`luhn(a, b)`); method calls pass the object too and are left alone.
+                if f.op_token.is_none()
+                    && !own.contains(f.name.as_str())
+                    && !counts.contains(&f.args.len())
+                {
+                    let mut takes: Vec<usize> = counts.iter().copied().collect();
+                    takes.sort_unstable();
+                    report(
+                        pos,
+                        BadCall::Arity {
+                            name: f.name.as_str(),
+                            given: f.args.len(),
+                            takes,
+                        },
+                    );
+                }
             }
         }
         true
     });
+}
+
+/// How many arguments each function the engine registers takes (all its overloads).
+fn arities(engine: &Engine) -> HashMap<String, HashSet<usize>> {
+    let mut out: HashMap<String, HashSet<usize>> = HashMap::new();
+    for sig in engine.gen_fn_signatures(true) {
+        let s = sig.trim_start_matches("pub ").trim_start_matches("fn ");
+        let Some((name, rest)) = s.split_once('(') else {
+            continue;
+        };
+        let mut depth = 0i32;
+        let mut commas = 0usize;
+        let mut params = String::new();
+        for c in rest.chars() {
+            match c {
+                '(' | '<' | '[' => depth += 1,
+                ')' if depth == 0 => break,
+                ')' | '>' | ']' => depth -= 1,
+                ',' if depth == 0 => commas += 1,
+                _ => {}
+            }
+            params.push(c);
+        }
+        let count = if params.trim().is_empty() {
+            0
+        } else {
+            commas + 1
+        };
+        out.entry(name.trim().to_string())
+            .or_default()
+            .insert(count);
+    }
+    out
 }
 
 /// Names of every function the engine knows: helpers, standard library, keywords.
