@@ -276,3 +276,69 @@ fn random_bytes_under_a_format_s_name_are_one_error() {
     );
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// Damages a record so that it cannot be read whatever its fields: a fixed-width record loses
+/// its last character, a CSV line its first separator.
+fn break_record(line: &mut Vec<u8>, csv: bool) {
+    let end = line.len() - usize::from(line.last() == Some(&b'\r'));
+    if csv {
+        if let Some(i) = line.iter().position(|&b| b == b';') {
+            line.remove(i);
+        }
+    } else if end > 0 {
+        line.remove(end - 1);
+    }
+}
+
+/// Every format: its first record, its second, one in the middle and its last two, damaged in
+/// turn. The damage is an error of its line, and no rule fails on what it could not read.
+#[test]
+fn a_damaged_record_of_any_format_is_located_and_makes_no_rule_fail() {
+    let setup = common::setup();
+    let dir = std::env::temp_dir().join(format!("vigie-matrix-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut tried = 0;
+    for file in common::sample_files() {
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        let csv = name.ends_with(".csv");
+        let bytes = std::fs::read(&file).unwrap();
+        let lines: Vec<&[u8]> = bytes
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .collect();
+        let n = lines.len();
+        let first = usize::from(csv); // a CSV's header is not a record
+        let picks: BTreeSet<usize> = [first, first + 1, n / 2, n - 2, n - 1]
+            .into_iter()
+            .filter(|&i| i < n && i >= first)
+            .collect();
+        for i in picks {
+            let mut damaged: Vec<Vec<u8>> = lines.iter().map(|l| l.to_vec()).collect();
+            break_record(&mut damaged[i], csv);
+            let path = dir.join(&name);
+            let mut text = damaged.join(&b'\n');
+            text.push(b'\n');
+            std::fs::write(&path, text).unwrap();
+            let opts = vigie::Options {
+                jobs: 1,
+                as_of: Some(common::date("2026-11-20")),
+                ..vigie::Options::default()
+            };
+            let outcomes = setup.analyze(vigie::files(&[path]), &opts).outcomes;
+            let line = u32::try_from(i + 1).unwrap();
+            let failed: Vec<&Outcome> = outcomes
+                .iter()
+                .filter(|o| &*o.code == "RULE" || &*o.code == "INTERNAL")
+                .collect();
+            assert!(failed.is_empty(), "{name} line {line}: {failed:#?}");
+            assert!(
+                outcomes.iter().any(|o| o.kind == Kind::Error
+                    && o.source.as_ref().and_then(|s| s.line) == Some(line)),
+                "{name} line {line}: the damage is an error of its line"
+            );
+            tried += 1;
+        }
+    }
+    assert!(tried > 80, "{tried} damaged records tried");
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -84,6 +84,10 @@ impl<R: BufRead> LineReader<R> {
         if let Some(rest) = line.strip_suffix(b"\n") {
             line = rest.strip_suffix(b"\r").unwrap_or(rest);
             ending = self.buf.len() - line.len();
+        } else if let Some(rest) = line.strip_suffix(b"\r") {
+            // The file's last line end cut after its CR.
+            line = rest;
+            ending = 1;
         }
         self.length = usize::try_from(consumed)
             .unwrap_or(usize::MAX)
