@@ -342,3 +342,69 @@ fn a_damaged_record_of_any_format_is_located_and_makes_no_rule_fail() {
     assert!(tried > 80, "{tried} damaged records tried");
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// The sample `name` with its line `line` (1-based) broken (see [`break_record`]).
+fn with_line_broken(name: &str, line: usize) -> Vec<u8> {
+    let bytes = sample(name);
+    let mut lines: Vec<Vec<u8>> = bytes.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect();
+    break_record(&mut lines[line - 1], name.ends_with(".csv"));
+    lines.join(&b'\n')
+}
+
+/// Findings of the set with `name` damaged, against the intact set's, except those `spared`
+/// says the damage may cost.
+fn check_except(
+    name: &str,
+    damaged: Vec<u8>,
+    line: u32,
+    spared: impl Fn(&(String, String)) -> bool,
+) {
+    let intact = common::analyse(&common::sample_files(), "2026-11-20", 2);
+    let (files, dir) = set_with(name, damaged);
+    let outcomes = common::analyse(&files, "2026-11-20", 2);
+    assert_eq!(
+        errors(&outcomes),
+        [("PARSE".to_string(), Some(line))],
+        "{name}"
+    );
+    let before: BTreeSet<_> = findings(&intact)
+        .into_iter()
+        .filter(|f| !spared(f))
+        .collect();
+    let after: BTreeSet<_> = findings(&outcomes)
+        .into_iter()
+        .filter(|f| !spared(f))
+        .collect();
+    let lost: Vec<_> = before.difference(&after).collect();
+    let added: Vec<_> = after.difference(&before).collect();
+    assert!(
+        lost.is_empty() && added.is_empty(),
+        "{name} line {line}: lost {lost:#?}\nadded {added:#?}"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn a_damaged_trailer_costs_only_its_group_s_own_checks() {
+    // A lot's 9: that lot's LOT-CNT is not made; its invoices are analysed as usual.
+    check_except(
+        "lot-02-752379560.b2",
+        with_line_broken("lot-02-752379560.b2", 74),
+        74,
+        |(code, subject)| code.starts_with("LOT-") && subject == "n_ps=752379560 n_lot=021",
+    );
+    // The file's 99: FIC-CNT is not made; every lot is analysed as usual.
+    check_except(
+        "lot-02-752379560.b2",
+        with_line_broken("lot-02-752379560.b2", 178),
+        178,
+        |(code, _)| code == "FIC-CNT",
+    );
+    // A NOEMIE 990: its totals are not compared; every return is guided as usual.
+    check_except(
+        "retour-01.noemie",
+        with_line_broken("retour-01.noemie", 47),
+        47,
+        |(code, _)| code == "NOE-TOT",
+    );
+}
