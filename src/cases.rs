@@ -8,8 +8,8 @@
 //! Each value goes through the grammar's own field decoder, as if read from a file: a value
 //! the decoder would refuse is a fault of the case, located on it. `faulty: [champ]` makes
 //! fields of a record unreadable, as a damaged record of a file would be. The records then go
-//! through the real assembler, joins and evaluator ([`crate::drive`]): counters, ranks,
-//! duplicates and joins are what a file would give.
+//! through the real assembler, joins and evaluator (the same path as an analysis): counters,
+//! ranks, duplicates and joins are what a file would give.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};

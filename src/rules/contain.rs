@@ -10,8 +10,8 @@ thread_local! {
     static CONTAINED: Cell<u32> = const { Cell::new(0) };
 }
 
-/// Whether the current thread is inside [`contain`]: a panic there is reported by vigie as a
-/// rule failure, so a panic hook should stay silent.
+/// Whether the current thread is evaluating a rule under containment: a panic there is
+/// reported by vigie as a rule failure, so a panic hook should stay silent.
 pub fn panic_is_contained() -> bool {
     CONTAINED.with(|c| c.get() > 0)
 }
