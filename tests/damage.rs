@@ -63,7 +63,22 @@ fn first_line_end(bytes: &[u8]) -> usize {
 /// Analyses the sample set with `name` damaged; checks the errors it gives and that the
 /// findings are the intact set's.
 fn check(name: &str, damaged: Vec<u8>, expected_errors: &[(&str, Option<u32>)]) {
-    let intact = common::analyse(&common::sample_files(), "2026-11-20", 2);
+    check_except(name, damaged, expected_errors, |_| false);
+}
+
+/// The intact sample set's findings, computed once for every test of this file.
+fn intact_findings() -> &'static BTreeSet<(String, String)> {
+    static INTACT: std::sync::OnceLock<BTreeSet<(String, String)>> = std::sync::OnceLock::new();
+    INTACT.get_or_init(|| findings(&common::analyse(&common::sample_files(), "2026-11-20", 2)))
+}
+
+/// Like [`check`], except for the findings `spared` says the damage may cost.
+fn check_except(
+    name: &str,
+    damaged: Vec<u8>,
+    expected_errors: &[(&str, Option<u32>)],
+    spared: impl Fn(&(String, String)) -> bool,
+) {
     let (files, dir) = set_with(name, damaged);
     let outcomes = common::analyse(&files, "2026-11-20", 2);
     let expected: Vec<(String, Option<u32>)> = expected_errors
@@ -71,7 +86,10 @@ fn check(name: &str, damaged: Vec<u8>, expected_errors: &[(&str, Option<u32>)]) 
         .map(|(c, l)| (c.to_string(), *l))
         .collect();
     assert_eq!(errors(&outcomes), expected, "{name}");
-    let (before, after) = (findings(&intact), findings(&outcomes));
+    let kept = |set: &BTreeSet<(String, String)>| -> BTreeSet<(String, String)> {
+        set.iter().filter(|f| !spared(f)).cloned().collect()
+    };
+    let (before, after) = (kept(intact_findings()), kept(&findings(&outcomes)));
     let lost: Vec<_> = before.difference(&after).collect();
     let added: Vec<_> = after.difference(&before).collect();
     assert!(
@@ -191,27 +209,21 @@ fn a_damaged_noemie_200_makes_its_return_unreadable_and_nothing_fails() {
     let start = first_line_end(&bytes);
     bytes[start + 30] = b'X';
     let (files, dir) = set_with(name, bytes);
-    let intact = common::analyse(&common::sample_files(), "2026-11-20", 2);
     let outcomes = common::analyse(&files, "2026-11-20", 2);
     assert_eq!(
         errors(&outcomes),
         [("PARSE".to_string(), Some(2))],
         "one error, no RULE"
     );
-    let lost: Vec<_> = findings(&intact)
-        .difference(&findings(&outcomes))
-        .cloned()
-        .collect();
+    let damaged = findings(&outcomes);
+    let lost: Vec<_> = intact_findings().difference(&damaged).cloned().collect();
     assert!(
         lost.iter().all(
             |(code, subject)| code.starts_with("G-") && subject.contains("n_facture=000202901")
         ),
         "only the guidance of the damaged return is lost: {lost:#?}"
     );
-    let added: Vec<_> = findings(&outcomes)
-        .difference(&findings(&intact))
-        .cloned()
-        .collect();
+    let added: Vec<_> = damaged.difference(intact_findings()).cloned().collect();
     assert!(added.is_empty(), "no false NOE-TOT: {added:#?}");
     std::fs::remove_dir_all(dir).ok();
 }
@@ -219,42 +231,17 @@ fn a_damaged_noemie_200_makes_its_return_unreadable_and_nothing_fails() {
 #[test]
 fn a_damaged_lot_header_costs_only_the_lot_s_own_checks() {
     let name = "lot-02-752379560.b2";
-    for (at, what) in [
-        (4, "a letter in the lot's n_ps"),
-        (13, "a letter in the lot's n_lot"),
-    ] {
+    for at in [4, 13] {
+        // A letter in the lot's n_ps, then in its n_lot.
         let mut bytes = sample(name);
         let start = first_line_end(&bytes);
         bytes[start + at] = b'X';
-        let (files, dir) = set_with(name, bytes);
-        let intact = common::analyse(&common::sample_files(), "2026-11-20", 2);
-        let outcomes = common::analyse(&files, "2026-11-20", 2);
-        assert_eq!(
-            errors(&outcomes),
-            [("PARSE".to_string(), Some(2))],
-            "{what}: one error, no RULE"
-        );
         // The lot's own checks are not made; everything else is the intact set's: subjects
         // (n_ps and n_lot come from the lot's 9), duplicates across lots, joins with the PJ.
-        let lot_level = |(code, subject): &(String, String)| {
+        check_except(name, bytes, &[("PARSE", Some(2))], |(code, subject)| {
             subject == "n_ps=752379560 n_lot=021"
                 && (code.starts_with("LOT-") || code == "ID-PSKEY")
-        };
-        let before: BTreeSet<_> = findings(&intact)
-            .into_iter()
-            .filter(|f| !lot_level(f))
-            .collect();
-        let after: BTreeSet<_> = findings(&outcomes)
-            .into_iter()
-            .filter(|f| !lot_level(f))
-            .collect();
-        let lost: Vec<_> = before.difference(&after).collect();
-        let added: Vec<_> = after.difference(&before).collect();
-        assert!(
-            lost.is_empty() && added.is_empty(),
-            "{what}: lost {lost:#?}\nadded {added:#?}"
-        );
-        std::fs::remove_dir_all(dir).ok();
+        });
     }
 }
 
@@ -351,60 +338,27 @@ fn with_line_broken(name: &str, line: usize) -> Vec<u8> {
     lines.join(&b'\n')
 }
 
-/// Findings of the set with `name` damaged, against the intact set's, except those `spared`
-/// says the damage may cost.
-fn check_except(
-    name: &str,
-    damaged: Vec<u8>,
-    line: u32,
-    spared: impl Fn(&(String, String)) -> bool,
-) {
-    let intact = common::analyse(&common::sample_files(), "2026-11-20", 2);
-    let (files, dir) = set_with(name, damaged);
-    let outcomes = common::analyse(&files, "2026-11-20", 2);
-    assert_eq!(
-        errors(&outcomes),
-        [("PARSE".to_string(), Some(line))],
-        "{name}"
-    );
-    let before: BTreeSet<_> = findings(&intact)
-        .into_iter()
-        .filter(|f| !spared(f))
-        .collect();
-    let after: BTreeSet<_> = findings(&outcomes)
-        .into_iter()
-        .filter(|f| !spared(f))
-        .collect();
-    let lost: Vec<_> = before.difference(&after).collect();
-    let added: Vec<_> = after.difference(&before).collect();
-    assert!(
-        lost.is_empty() && added.is_empty(),
-        "{name} line {line}: lost {lost:#?}\nadded {added:#?}"
-    );
-    std::fs::remove_dir_all(dir).ok();
-}
-
 #[test]
 fn a_damaged_trailer_costs_only_its_group_s_own_checks() {
     // A lot's 9: that lot's LOT-CNT is not made; its invoices are analysed as usual.
     check_except(
         "lot-02-752379560.b2",
         with_line_broken("lot-02-752379560.b2", 74),
-        74,
+        &[("PARSE", Some(74))],
         |(code, subject)| code.starts_with("LOT-") && subject == "n_ps=752379560 n_lot=021",
     );
     // The file's 99: FIC-CNT is not made; every lot is analysed as usual.
     check_except(
         "lot-02-752379560.b2",
         with_line_broken("lot-02-752379560.b2", 178),
-        178,
+        &[("PARSE", Some(178))],
         |(code, _)| code == "FIC-CNT",
     );
     // A NOEMIE 990: its totals are not compared; every return is guided as usual.
     check_except(
         "retour-01.noemie",
         with_line_broken("retour-01.noemie", 47),
-        47,
+        &[("PARSE", Some(47))],
         |(code, _)| code == "NOE-TOT",
     );
 }
