@@ -22,23 +22,43 @@ use crate::model::{
 };
 
 struct CompiledSet {
+    /// What running a rule needs (apart from the tables below, so that both borrow at once).
+    runner: Runner,
+    set: Arc<RuleSet>,
+    /// The length of the runner's scope with no fact in it.
+    base_len: usize,
+    /// Rules evaluated on their own, per group id.
+    by_scope: HashMap<usize, Vec<usize>>,
+    /// Choices per group, with their compiled key expression.
+    choices: HashMap<usize, Vec<(usize, AST)>>,
+}
+
+/// A set's engine, caches, scope and compiled scripts.
+struct Runner {
     /// An engine with the set's own limits.
     engine: Engine,
     /// Function-resolution caches kept from one evaluation to the next (see [`run_script`]).
     caches: Caches,
     /// Time a rule may take on one fact.
     budget: std::time::Duration,
-    set: Arc<RuleSet>,
     /// Parameters and `as_of` as constants; fact variables are pushed above and rewound.
     scope: Scope<'static>,
-    /// The length of `scope` with no fact in it.
-    base_len: usize,
     /// Compiled script per rule (`None` when it did not compile: reported once).
     asts: Vec<Option<AST>>,
-    /// Rules evaluated on their own, per group id.
-    by_scope: HashMap<usize, Vec<usize>>,
-    /// Choices per group, with their compiled key expression.
-    choices: HashMap<usize, Vec<(usize, AST)>>,
+}
+
+impl Runner {
+    /// Runs rule `ri` on the facts pushed in the scope above `fact_len`; `None` when its
+    /// script did not compile (reported once).
+    fn run_rule(&mut self, ri: usize, fact_len: usize) -> Option<Evaluated> {
+        let ast = self.asts.get(ri)?.as_ref()?;
+        let run = Run {
+            engine: &self.engine,
+            budget: self.budget,
+            fact_len,
+        };
+        Some(run_script(&run, &mut self.caches, &mut self.scope, ast))
+    }
 }
 
 /// A rule that failed on at least one fact.
@@ -170,13 +190,15 @@ impl Evaluator {
                 }
             }
             compiled.push(CompiledSet {
-                engine,
-                caches: Caches::new(),
-                budget: set.limits.capped().budget(),
                 set: Arc::clone(set),
                 base_len: scope.len(),
-                scope,
-                asts,
+                runner: Runner {
+                    engine,
+                    caches: Caches::new(),
+                    budget: set.limits.capped().budget(),
+                    scope,
+                    asts,
+                },
                 by_scope,
                 choices,
             });
@@ -202,8 +224,8 @@ impl Evaluator {
         let mut chain: Vec<Arc<Node>> = unit.ancestors.clone();
         if contain(|| self.walk(unit, &mut chain, &unit.node, out)).is_err() {
             for cs in &mut self.sets {
-                cs.caches = Caches::new();
-                cs.scope.rewind(cs.base_len);
+                cs.runner.caches = Caches::new();
+                cs.runner.scope.rewind(cs.base_len);
             }
             let refs: Vec<&Node> = chain.iter().map(|n| &**n).collect();
             count_failure(&mut self.failures, FailureKey::Internal, || Failure {
@@ -263,21 +285,22 @@ impl Evaluator {
             if rules.is_none() && choices.is_none() {
                 continue;
             }
-            let base = cs.scope.len();
+            let base = cs.runner.scope.len();
             for n in chain {
-                cs.scope.push_dynamic(
+                cs.runner.scope.push_dynamic(
                     n.group.name.clone(),
                     Dynamic::from(Fact::new(Arc::clone(n))),
                 );
             }
-            let fact_len = cs.scope.len();
+            let fact_len = cs.runner.scope.len();
             let only = self.only.as_deref();
-            let report = |ri: usize,
+            let report = |set: &Arc<RuleSet>,
+                          ri: usize,
                           result: Evaluated,
                           out: &mut Vec<Outcome>,
                           failures: &mut HashMap<FailureKey, Failure>|
              -> bool {
-                let Some(rule) = cs.set.rules.get(ri) else {
+                let Some(rule) = set.rules.get(ri) else {
                     return false;
                 };
                 match result {
@@ -285,7 +308,7 @@ impl Evaluator {
                         let fired = !firings.is_empty();
                         if only.is_none_or(|o| o == &*rule.code) {
                             for details in firings {
-                                out.push(outcome(&cs.set, rule, unit, &refs, details.as_ref()));
+                                out.push(outcome(set, rule, unit, &refs, details.as_ref()));
                             }
                         }
                         fired
@@ -293,7 +316,7 @@ impl Evaluator {
                     Err(stop) => {
                         count_failure(failures, FailureKey::Rule(si, ri), || Failure {
                             error: ErrorCode::Rule,
-                            set: Arc::clone(&cs.set.id),
+                            set: Arc::clone(&set.id),
                             code: Arc::clone(&rule.code),
                             script: rule.script_path.clone(),
                             message: stop.message,
@@ -315,30 +338,25 @@ impl Evaluator {
                 {
                     continue;
                 }
-                let Some(Some(ast)) = cs.asts.get(ri) else {
-                    continue;
-                };
                 if given_up_on(&self.given_up, FailureKey::Rule(si, ri)) {
                     continue;
                 }
-                let run = Run {
-                    engine: &cs.engine,
-                    budget: cs.budget,
-                    fact_len,
+                let Some(result) = cs.runner.run_rule(ri, fact_len) else {
+                    continue;
                 };
-                let result = run_script(&run, &mut cs.caches, &mut cs.scope, ast);
                 if result.as_ref().err().is_some_and(|s| s.timed_out) {
                     *self.given_up.entry(FailureKey::Rule(si, ri)).or_default() += 1;
                 }
-                report(ri, result, out, &mut self.failures);
+                report(&cs.set, ri, result, out, &mut self.failures);
             }
             for (ci, key_ast) in choices.into_iter().flatten() {
                 let Some(choice) = cs.set.choices.get(*ci) else {
                     continue;
                 };
                 let key = contain(|| {
-                    cs.engine
-                        .eval_ast_with_scope::<Dynamic>(&mut cs.scope, key_ast)
+                    cs.runner
+                        .engine
+                        .eval_ast_with_scope::<Dynamic>(&mut cs.runner.scope, key_ast)
                         .or_else(|e| {
                             if is_unreadable(&e) {
                                 Ok(Dynamic::UNIT)
@@ -348,7 +366,7 @@ impl Evaluator {
                         })
                 })
                 .unwrap_or_else(|Contained| Err(CONTAINED_PANIC.to_string()));
-                cs.scope.rewind(fact_len);
+                cs.runner.scope.rewind(fact_len);
                 let key = match key {
                     Ok(k) if k.is_unit() => continue,
                     Ok(k) => k.to_string(),
@@ -374,21 +392,15 @@ impl Evaluator {
                     }) else {
                         continue;
                     };
-                    let Some(Some(ast)) = cs.asts.get(ri) else {
+                    let Some(result) = cs.runner.run_rule(ri, fact_len) else {
                         continue;
                     };
-                    let run = Run {
-                        engine: &cs.engine,
-                        budget: cs.budget,
-                        fact_len,
-                    };
-                    let result = run_script(&run, &mut cs.caches, &mut cs.scope, ast);
-                    if report(ri, result, out, &mut self.failures) {
+                    if report(&cs.set, ri, result, out, &mut self.failures) {
                         break;
                     }
                 }
             }
-            cs.scope.rewind(base);
+            cs.runner.scope.rewind(base);
         }
     }
 
@@ -714,6 +726,7 @@ mod tests {
         let date = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
         let mut ev = Evaluator::new(&grammars, &bindings, &[set], date);
         ev.sets[0]
+            .runner
             .engine
             .register_fn("boom", || -> bool { panic!("a helper bug") });
         let b2 = grammars.get("b2").unwrap().clone();
