@@ -103,17 +103,7 @@ impl Doc {
 
     /// Reads and parses the file at `path`.
     pub fn read(path: &Path) -> Result<Doc, Fault> {
-        let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-        if size > MAX_FILE_BYTES {
-            return Err(Fault::file(
-                FaultKind::BadValue,
-                path,
-                format!("fichier de {size} octets : au plus {MAX_FILE_BYTES}"),
-            ));
-        }
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Fault::file(FaultKind::Unreadable, path, format!("illisible : {e}")))?;
-        Doc::parse(path, text)
+        Doc::parse(path, read_text(path)?)
     }
 
     /// Deserializes `node` (of this document) into `T`; the error is located.
@@ -157,6 +147,20 @@ enum Open {
 /// would only risk the stack.
 const MAX_DEPTH: usize = 64;
 
+/// The text of a file people edit, refused past [`MAX_FILE_BYTES`].
+pub fn read_text(path: &Path) -> Result<String, Fault> {
+    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    if size > MAX_FILE_BYTES {
+        return Err(Fault::file(
+            FaultKind::BadValue,
+            path,
+            format!("fichier de {size} octets : au plus {MAX_FILE_BYTES}"),
+        ));
+    }
+    std::fs::read_to_string(path)
+        .map_err(|e| Fault::file(FaultKind::Unreadable, path, format!("illisible : {e}")))
+}
+
 /// The most values a file may hold once its aliases are copied.
 const MAX_NODES: usize = 1_000_000;
 
@@ -173,7 +177,7 @@ fn size(node: &Node) -> usize {
 }
 
 /// The largest file read (the project's largest is under 100 KB).
-pub const MAX_FILE_BYTES: u64 = 16 << 20;
+const MAX_FILE_BYTES: u64 = 16 << 20;
 
 fn build(text: &str) -> Result<Node, (Span, String)> {
     let mut parser = Parser::new_from_str(text);

@@ -56,25 +56,9 @@ pub fn load(dir: &Path) -> Result<GrammarSet, Faults> {
     let mut faults = Vec::new();
     let mut sources = Vec::new();
     for p in paths {
-        let size = std::fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
-        if size > crate::diag::yaml::MAX_FILE_BYTES {
-            faults.push(Fault::file(
-                FaultKind::BadValue,
-                &p,
-                format!(
-                    "fichier de {size} octets : au plus {}",
-                    crate::diag::yaml::MAX_FILE_BYTES
-                ),
-            ));
-            continue;
-        }
-        match std::fs::read_to_string(&p) {
+        match crate::diag::yaml::read_text(&p) {
             Ok(t) => sources.push((p, t)),
-            Err(e) => faults.push(Fault::file(
-                FaultKind::Unreadable,
-                &p,
-                format!("illisible : {e}"),
-            )),
+            Err(f) => faults.push(f),
         }
     }
     match from_sources(sources) {

@@ -5,9 +5,10 @@
 //! every property of every scope.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 
 use crate::diag::{Fault, FaultKind};
-use crate::model::{Grammar, GrammarSet, GroupDef, COMPUTED_PROPERTIES};
+use crate::model::{Grammar, GrammarSet, GroupDef, Span, COMPUTED_PROPERTIES};
 
 /// What a property name means on a node of one group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,32 +174,20 @@ impl Bindings {
     /// Faults for the names a script could not read with dot syntax (a Rhai keyword, a
     /// leading digit), located where the grammar or the joins file defines them.
     pub fn check_names(set: &GrammarSet) -> Vec<Fault> {
-        let mut faults = Vec::new();
+        // Every name a script reads with dot syntax, with where it is written.
+        let mut named: Vec<(PathBuf, String, Span)> = Vec::new();
         for (g, group) in set.groups() {
-            let text = std::fs::read_to_string(&g.path).unwrap_or_default();
-            let mut check = |name: &str, span| {
-                if !is_rhai_property(name) {
-                    faults.push(Fault::at(
-                        FaultKind::BadValue,
-                        &g.path,
-                        &text,
-                        span,
-                        format!("« {name} » ne peut pas se lire dans une règle (mot réservé de Rhai, ou ne commence pas par une lettre)"),
-                    ));
-                }
-            };
             for r in [group.open, group.close]
                 .into_iter()
                 .flatten()
                 .filter_map(|i| g.record_at(i))
             {
                 for f in &r.fields {
-                    check(&f.name, f.span);
+                    named.push((g.path.clone(), f.name.clone(), f.span));
                 }
             }
-            check(&group.plural, group.span);
+            named.push((g.path.clone(), group.plural.clone(), group.span));
         }
-        let mut named = Vec::new();
         for l in &set.links {
             for side in [&l.from, &l.to] {
                 if let (Some(slot), Some(span)) = (side.slot, side.name_span) {
@@ -211,27 +200,31 @@ impl Bindings {
             }
         }
         for g in &set.gathers {
-            for (m, name) in g.members.iter().zip(
-                g.grammar
-                    .root()
-                    .map(|r| r.links.clone())
-                    .unwrap_or_default(),
-            ) {
+            let names = g
+                .grammar
+                .root()
+                .map(|r| r.links.clone())
+                .unwrap_or_default();
+            for (m, name) in g.members.iter().zip(names) {
                 named.push((g.grammar.path.clone(), name, m.name_span));
             }
         }
-        for (file, name, span) in named {
-            if !is_rhai_property(&name) {
+        let parser = rhai::Engine::new_raw();
+        let mut faults: Vec<Fault> = named
+            .into_iter()
+            .filter(|(_, name, _)| !is_property(&parser, name))
+            .map(|(file, name, span)| {
+                // Read only for a fault, to show its source line.
                 let text = std::fs::read_to_string(&file).unwrap_or_default();
-                faults.push(Fault::at(
+                Fault::at(
                     FaultKind::BadValue,
                     &file,
                     &text,
                     span,
                     format!("« {name} » ne peut pas se lire dans une règle (mot réservé de Rhai, ou ne commence pas par une lettre)"),
-                ));
-            }
-        }
+                )
+            })
+            .collect();
         faults.sort_by(|a, b| {
             (&a.file, a.span.map(|s| (s.line, s.column)))
                 .cmp(&(&b.file, b.span.map(|s| (s.line, s.column))))
@@ -241,15 +234,49 @@ impl Bindings {
     }
 }
 
-/// Whether `name` can be read with dot syntax in a Rhai script.
-pub fn is_rhai_property(name: &str) -> bool {
+/// Whether `name` can be read with dot syntax in a Rhai script (`parser` compiles the test).
+fn is_property(parser: &rhai::Engine, name: &str) -> bool {
     let ok_chars = name
         .chars()
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    ok_chars
-        && rhai::Engine::new_raw()
-            .compile_expression(format!("x.{name}"))
-            .is_ok()
+    ok_chars && parser.compile_expression(format!("x.{name}")).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::diag::FaultKind;
+
+    #[test]
+    fn names_a_script_cannot_read_are_refused_where_written() {
+        let grammar = "format: t\ntitle: test\nencoding: utf-8\nlayout: delimited\nheader: true\nrecords:\n  - name: r\n    fields:\n      - { name: k, type: digits }\n      - { name: fn, type: text }\nstructure:\n  group: root\n  children:\n    - { group: e, plural: items, open: r }\n";
+        let joins = "links:\n  - from: { grammar: t, group: e, key: [k], as: in }\n    to:   { grammar: t, group: e, key: [k] }\n";
+        let set = crate::grammar::load::from_sources(vec![
+            (PathBuf::from("/nonexistent/t.yaml"), grammar.into()),
+            (PathBuf::from("/nonexistent/joins.yaml"), joins.into()),
+        ])
+        .unwrap();
+        let faults = Bindings::check_names(&set);
+        let places: Vec<_> = faults
+            .iter()
+            .map(|f| {
+                (
+                    f.kind,
+                    f.file.file_name().unwrap().to_string_lossy().into_owned(),
+                    f.line(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            places,
+            [
+                (FaultKind::BadValue, "joins.yaml".to_string(), Some(2)),
+                (FaultKind::BadValue, "t.yaml".to_string(), Some(10)),
+            ]
+        );
+    }
 }

@@ -215,6 +215,7 @@ impl<'a> World<'a> {
 /// Every fault of one rule: its script, then its texts (`texts`, located in `doc`).
 pub fn script(
     engine: &Engine,
+    calls: &Calls,
     world: &World,
     rule: &Rule,
     doc: &Doc,
@@ -258,7 +259,7 @@ pub fn script(
         }
     };
     let mut faults = Vec::new();
-    unknown_calls(engine, &ast, &mut |pos, bad| {
+    unknown_calls(calls, &ast, &mut |pos, bad| {
         let fault = match bad {
             BadCall::Eval => at(
                 FaultKind::Forbidden,
@@ -326,9 +327,25 @@ enum BadCall<'a> {
     },
 }
 
-fn unknown_calls(engine: &Engine, ast: &AST, report: &mut dyn FnMut(Position, BadCall)) {
-    let known = known_functions(engine);
-    let arity = arities(engine);
+/// The functions an engine registers, and how many arguments each of their forms takes: read
+/// once per load from the engine's signatures, then looked up for every call of every script.
+pub struct Calls {
+    known: HashSet<String>,
+    arity: HashMap<String, HashSet<usize>>,
+}
+
+impl Calls {
+    /// The calls `engine` knows.
+    pub fn of(engine: &Engine) -> Calls {
+        Calls {
+            known: known_functions(engine),
+            arity: arities(engine),
+        }
+    }
+}
+
+fn unknown_calls(calls: &Calls, ast: &AST, report: &mut dyn FnMut(Position, BadCall)) {
+    let (known, arity) = (&calls.known, &calls.arity);
     let own: HashSet<String> = ast.iter_functions().map(|f| f.name.to_string()).collect();
     ast.walk(&mut |path: &[ASTNode]| {
         let call = match path.last() {

@@ -347,6 +347,8 @@ pub struct Loader<'a> {
     pub grammars: &'a GrammarSet,
     pub bindings: &'a Arc<Bindings>,
     pub engine: Engine,
+    /// The engine's functions, read at the first load (after any registration).
+    calls: std::cell::OnceCell<check::Calls>,
 }
 
 impl<'a> Loader<'a> {
@@ -359,6 +361,7 @@ impl<'a> Loader<'a> {
             grammars,
             bindings,
             engine,
+            calls: std::cell::OnceCell::new(),
         }
     }
 
@@ -520,7 +523,15 @@ impl<'a> Loader<'a> {
             .chain(spec.guidance.as_ref())
             .collect();
         let world = check::World::new(self.grammars, self.bindings, set, &chain);
-        faults.extend(check::script(&self.engine, &world, &rule, doc, &texts));
+        let calls = self.calls.get_or_init(|| check::Calls::of(&self.engine));
+        faults.extend(check::script(
+            &self.engine,
+            calls,
+            &world,
+            &rule,
+            doc,
+            &texts,
+        ));
         Some(rule)
     }
 
