@@ -51,13 +51,33 @@ impl Runner {
     /// Runs rule `ri` on the facts pushed in the scope above `fact_len`; `None` when its
     /// script did not compile (reported once).
     fn run_rule(&mut self, ri: usize, fact_len: usize) -> Option<Evaluated> {
-        let ast = self.asts.get(ri)?.as_ref()?;
-        let run = Run {
-            engine: &self.engine,
-            budget: self.budget,
+        let Runner {
+            engine,
+            caches,
+            budget,
+            scope,
+            asts,
+        } = self;
+        let ast = asts.get(ri)?.as_ref()?;
+        let value = run_script(engine, *budget, caches, scope, ast, fact_len);
+        Some(value.and_then(|v| match v {
+            Some(v) => fired(v).map_err(|m| Stop::new(m, Position::NONE)),
+            None => Ok(Vec::new()),
+        }))
+    }
+
+    /// A choice's key on the facts above `fact_len`: `None` when it is `()` or reads a field
+    /// a fault made unreadable (no candidate is tried).
+    fn choice_key(&mut self, key: &AST, fact_len: usize) -> Result<Option<String>, Stop> {
+        let value = run_script(
+            &self.engine,
+            self.budget,
+            &mut self.caches,
+            &mut self.scope,
+            key,
             fact_len,
-        };
-        Some(run_script(&run, &mut self.caches, &mut self.scope, ast))
+        )?;
+        Ok(value.filter(|k| !k.is_unit()).map(|k| k.to_string()))
     }
 }
 
@@ -353,31 +373,17 @@ impl Evaluator {
                 let Some(choice) = cs.set.choices.get(*ci) else {
                     continue;
                 };
-                let key = contain(|| {
-                    cs.runner
-                        .engine
-                        .eval_ast_with_scope::<Dynamic>(&mut cs.runner.scope, key_ast)
-                        .or_else(|e| {
-                            if is_unreadable(&e) {
-                                Ok(Dynamic::UNIT)
-                            } else {
-                                Err(describe(&e))
-                            }
-                        })
-                })
-                .unwrap_or_else(|Contained| Err(CONTAINED_PANIC.to_string()));
-                cs.runner.scope.rewind(fact_len);
-                let key = match key {
-                    Ok(k) if k.is_unit() => continue,
-                    Ok(k) => k.to_string(),
-                    Err(message) => {
+                let key = match cs.runner.choice_key(key_ast, fact_len) {
+                    Ok(Some(k)) => k,
+                    Ok(None) => continue,
+                    Err(stop) => {
                         count_failure(&mut self.failures, FailureKey::Choice(si, *ci), || {
                             Failure {
                                 error: ErrorCode::Rule,
                                 set: Arc::clone(&cs.set.id),
                                 code: Arc::clone(&choice.name),
                                 script: cs.set.dir.join(super::manifest::MANIFEST),
-                                message,
+                                message: stop.message,
                                 position: Position::NONE,
                                 subject: subject_of(&refs),
                                 count: 0,
@@ -440,7 +446,7 @@ impl Stop {
     }
 }
 
-/// What one script gave on one fact: its firings, or why it stopped.
+/// What a rule gave on one fact: its firings, or why it stopped.
 type Evaluated = Result<Vec<Option<Map>>, Stop>;
 
 /// Whether a rule ran out of time on too many facts to be run again.
@@ -450,15 +456,9 @@ fn given_up_on(given_up: &HashMap<FailureKey, u32>, key: FailureKey) -> bool {
         .is_some_and(|n| *n >= TIMEOUTS_BEFORE_GIVING_UP)
 }
 
-/// How to run a script: the engine of its set, its time budget, and the scope length to
-/// rewind to.
-struct Run<'e> {
-    engine: &'e Engine,
-    budget: std::time::Duration,
-    fact_len: usize,
-}
-
-/// Runs one compiled script with the fact variables in `scope` (rewound to `fact_len` after).
+/// Runs one compiled script (a rule or a choice's key) with the fact variables in `scope`
+/// (rewound to `fact_len` after), under its set's time budget: its value, `None` when it read a
+/// field a fault made unreadable, or why it stopped.
 ///
 /// `Engine::eval_ast_with_scope` starts every call with empty function-resolution caches, so
 /// each of the ~25 calls an invoice costs resolved every helper and getter again (a tenth of
@@ -466,9 +466,15 @@ struct Run<'e> {
 /// (operations counted from zero: the limit holds per rule and fact) but with the evaluator's
 /// caches, which then only hold registered functions, the same for every script. A script with
 /// its own functions takes the ordinary path: its functions must not be cached for another.
-fn run_script(run: &Run, caches: &mut Caches, scope: &mut Scope<'static>, ast: &AST) -> Evaluated {
-    let engine = run.engine;
-    engine::start_clock(run.budget);
+fn run_script(
+    engine: &Engine,
+    budget: std::time::Duration,
+    caches: &mut Caches,
+    scope: &mut Scope<'static>,
+    ast: &AST,
+    fact_len: usize,
+) -> Result<Option<Dynamic>, Stop> {
+    engine::start_clock(budget);
     let result = contain(|| {
         if ast.iter_functions().next().is_none() {
             let mut global: GlobalRuntimeState = engine.new_global_runtime_state();
@@ -479,17 +485,15 @@ fn run_script(run: &Run, caches: &mut Caches, scope: &mut Scope<'static>, ast: &
             engine.eval_ast_with_scope::<Dynamic>(scope, ast)
         }
     });
-    scope.rewind(run.fact_len);
+    scope.rewind(fact_len);
     match result {
         // A field a fault made unreadable: the rule does not run on this fact.
-        Ok(Err(e)) if is_unreadable(&e) => Ok(Vec::new()),
-        Ok(r) => r
-            .map_err(|e| Stop {
-                message: describe(&e),
-                position: e.position(),
-                timed_out: matches!(*e, rhai::EvalAltResult::ErrorTerminated(..)),
-            })
-            .and_then(|v| fired(v).map_err(|m| Stop::new(m, Position::NONE))),
+        Ok(Err(e)) if is_unreadable(&e) => Ok(None),
+        Ok(r) => r.map(Some).map_err(|e| Stop {
+            message: describe(&e),
+            position: e.position(),
+            timed_out: matches!(*e, rhai::EvalAltResult::ErrorTerminated(..)),
+        }),
         Err(Contained) => {
             // The caches may hold a half-made entry: start afresh.
             *caches = Caches::new();
@@ -749,6 +753,48 @@ mod tests {
         assert_eq!(failures[0].message, CONTAINED_PANIC);
         assert!(out.iter().any(|o| &*o.code == "TOUT"), "the other rule ran");
         assert!(!crate::panic_is_contained());
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    /// A choice's key runs under its own time budget, as a rule does: a deadline left over from
+    /// an earlier script does not stop it.
+    #[test]
+    fn a_choice_key_runs_on_its_own_clock() {
+        let grammars = crate::grammar::load(Path::new("grammars")).unwrap();
+        let bindings = Arc::new(Bindings::new(&grammars));
+        let dir = std::env::temp_dir().join(format!("vigie-key-clock-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("scripts")).unwrap();
+        // A key that costs more operations than the clock's period (1024).
+        let reads = vec!["facture.tiers_payant"; 3000].join(", ");
+        std::fs::write(
+            dir.join("ruleset.yaml"),
+            format!(
+                "name: cle\nversion: \"1\"\ngrammars: [b2]\nrules:\n  - {{ code: CHOISI, kind: guidance, severity: info, scope: facture, script: scripts/oui.rhai, message: m }}\nchoices:\n  - name: CLE\n    scope: facture\n    key: 'if [{reads}].len() > 0 {{ \"k\" }} else {{ () }}'\n    table:\n      \"k\": CHOISI\n"
+            ),
+        )
+        .unwrap();
+        std::fs::write(dir.join("scripts/oui.rhai"), "true").unwrap();
+        let loader = Loader::new(&grammars, &bindings);
+        let set = Arc::new(loader.load(&dir).unwrap());
+        let date = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+        let mut ev = Evaluator::new(&grammars, &bindings, &[set], date);
+        let b2 = grammars.get("b2").unwrap().clone();
+        let mut units = Vec::new();
+        read_file(
+            Path::new("tests/data/samples/lot-02-752379560.b2"),
+            b2,
+            &mut KeyTracker::default(),
+            &AtomicU64::new(0),
+            &mut |u| units.push(u),
+        );
+        let mut out = Vec::new();
+        for u in &units {
+            // The deadline of a script long finished.
+            engine::start_clock(std::time::Duration::ZERO);
+            ev.evaluate(u, &mut out);
+        }
+        assert_eq!(ev.failures().len(), 0, "{:?}", ev.failures());
+        assert!(out.iter().any(|o| &*o.code == "CHOISI"), "{out:?}");
         std::fs::remove_dir_all(dir).ok();
     }
 }
