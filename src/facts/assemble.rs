@@ -406,7 +406,16 @@ impl<'t> Assembler<'t> {
     /// A node whose opening record lost a `match` field to a fault takes it from its closing
     /// record, which repeats it (a lot's `n_ps` and `n_lot` from its `9`): its subject, its
     /// duplicate keys and its joins are then those of an intact node. Its own checks stay off.
+    /// An opening record that could not be read at all (a wrong length) is repaired the same
+    /// way, as a record whose every field is faulty.
     fn repair_from_closer(&self, node: &mut Node) -> bool {
+        if node.close.is_none() || node.group.match_fields.is_empty() {
+            return false;
+        }
+        if node.open.is_none() {
+            let def = node.group.open.and_then(|ri| self.grammar.record_at(ri));
+            node.open = def.map(|def| Record::unreadable(Arc::clone(def), node.line));
+        }
         let (Some(open), Some(close)) = (node.open.as_mut(), node.close.as_ref()) else {
             return false;
         };

@@ -12,8 +12,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use super::keys::key_values;
 use super::keys::KeySpace;
+use super::keys::{key_faulty, key_values};
 use super::KeyTracker;
 use crate::model::{GrammarSet, LinkDef, Linked, Node, NodeState, Record, Unit, Value, ValuePath};
 
@@ -45,6 +45,13 @@ pub struct Joiner<'g> {
 fn key_string(parts: &[std::borrow::Cow<'_, Value>]) -> String {
     let refs: Vec<&Value> = parts.iter().map(|v| &**v).collect();
     super::keys::text_key(&refs)
+}
+
+/// Marks the link property `slot` of `node` as unreadable: its key lost a part to a fault.
+fn unreadable_link(node: &Node, slot: Option<usize>) {
+    if let Some(cell) = slot.and_then(|s| node.links.get(s)) {
+        let _ = cell.set(Linked::Unreadable);
+    }
 }
 
 /// Calls `f` on every node of `unit` down to `max_depth`, with its chain from the root.
@@ -173,6 +180,8 @@ impl<'g> Joiner<'g> {
                             .entry(key_string(&parts))
                             .or_default()
                             .push(Arc::clone(node));
+                    } else if key_faulty(&link.to.key, chain) {
+                        unreadable_link(node, link.to.slot);
                     }
                 }
             });
@@ -208,6 +217,9 @@ impl<'g> Joiner<'g> {
                     continue;
                 };
                 let Some(parts) = key_values(&link.from.key, chain) else {
+                    if key_faulty(&link.from.key, chain) {
+                        unreadable_link(node, link.from.slot);
+                    }
                     continue;
                 };
                 let Some(&space) = self.claim_space.get(*li) else {

@@ -14,6 +14,16 @@ pub fn key_values<'a>(key: &[ValuePath], chain: &[&'a Node]) -> Option<Vec<Cow<'
         .collect()
 }
 
+/// Whether a part of a key could not be read because of a fault (not merely left empty).
+pub fn key_faulty(key: &[ValuePath], chain: &[&Node]) -> bool {
+    key.iter().any(|p| match p {
+        ValuePath::Field { depth, field } => {
+            chain.get(*depth).is_some_and(|n| n.field_faulty(field))
+        }
+        _ => false,
+    })
+}
+
 /// Where a key is counted: the duplicate key of a group (FAC-DBL), or the "first of its key"
 /// decision of a link (only the first invoice of a key gets its PJ lines).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

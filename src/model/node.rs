@@ -23,6 +23,18 @@ pub struct Record {
 }
 
 impl Record {
+    /// A record of type `def` that could not be read at all: every field faulty.
+    pub fn unreadable(def: Arc<RecordDef>, line: u32) -> Record {
+        let values = vec![Value::Absent; def.fields.len()].into_boxed_slice();
+        let faulty = (0..def.fields.len()).fold(0, |m, i| m | Record::fault_bit(i));
+        Record {
+            def,
+            values,
+            line,
+            faulty,
+        }
+    }
+
     /// Whether field `i` could not be read.
     pub fn is_faulty(&self, i: usize) -> bool {
         self.faulty & Record::fault_bit(i) != 0
@@ -97,6 +109,9 @@ pub enum Linked {
     /// The one node this node belongs with (the invoice of a PJ line, the record of an
     /// organism for a doctor and year).
     One(Arc<Node>),
+    /// A part of the key could not be read (a fault in this node's record or in a header
+    /// above it): whether the other side exists is unknown.
+    Unreadable,
 }
 
 impl Node {
@@ -125,6 +140,15 @@ impl Node {
             .as_ref()
             .and_then(|r| r.get(name))
             .unwrap_or(&Value::Absent)
+    }
+
+    /// Whether opening-record field `name` could not be read: its record was unreadable, or
+    /// that field was.
+    pub fn field_faulty(&self, name: &str) -> bool {
+        match &self.open {
+            Some(r) => r.def.field_index(name).is_some_and(|i| r.is_faulty(i)),
+            None => self.group.open.is_some(),
+        }
     }
 
     /// A copy without children (an ancestor in a unit, a lot a PJ line points to).

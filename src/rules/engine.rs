@@ -212,6 +212,7 @@ impl Fact {
                 GroupProp::Link(slot) => {
                     return Ok(match n.links.get(slot).and_then(|l| l.get()) {
                         None => Dynamic::UNIT,
+                        Some(Linked::Unreadable) => return Err(unreadable()),
                         Some(Linked::One(other)) => Dynamic::from(Fact::new(Arc::clone(other))),
                         Some(Linked::Many(list)) => Dynamic::from_array(
                             alive(list).map(|o| Dynamic::from(Fact::new(o))).collect(),

@@ -61,8 +61,8 @@ impl Runner {
         let ast = asts.get(ri)?.as_ref()?;
         let value = run_script(engine, *budget, caches, scope, ast, fact_len);
         Some(value.and_then(|v| match v {
-            Some(v) => fired(v).map_err(|m| Stop::new(m, Position::NONE)),
-            None => Ok(Vec::new()),
+            Some(v) => fired(v).map(Some).map_err(|m| Stop::new(m, Position::NONE)),
+            None => Ok(None),
         }))
     }
 
@@ -325,6 +325,7 @@ impl Evaluator {
                 };
                 match result {
                     Ok(firings) => {
+                        let firings = firings.unwrap_or_default();
                         let fired = !firings.is_empty();
                         if only.is_none_or(|o| o == &*rule.code) {
                             for details in firings {
@@ -401,6 +402,11 @@ impl Evaluator {
                     let Some(result) = cs.runner.run_rule(ri, fact_len) else {
                         continue;
                     };
+                    // A candidate that could not read what it needs leaves the choice
+                    // undecided: a later candidate would be given in its place, wrongly.
+                    if matches!(result, Ok(None)) {
+                        break;
+                    }
                     if report(&cs.set, ri, result, out, &mut self.failures) {
                         break;
                     }
@@ -446,8 +452,9 @@ impl Stop {
     }
 }
 
-/// What a rule gave on one fact: its firings, or why it stopped.
-type Evaluated = Result<Vec<Option<Map>>, Stop>;
+/// What a rule gave on one fact: its firings (`None`: it read a field a fault made
+/// unreadable, so it did not run), or why it stopped.
+type Evaluated = Result<Option<Vec<Option<Map>>>, Stop>;
 
 /// Whether a rule ran out of time on too many facts to be run again.
 fn given_up_on(given_up: &HashMap<FailureKey, u32>, key: FailureKey) -> bool {
