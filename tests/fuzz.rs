@@ -1,88 +1,117 @@
-//! Property tests by mutation: damaged copies of every published sample, and of the grammars
-//! and rule sets business staff edit, must never panic, hang or abort vigie — every input is
-//! analysed or refused with located faults. A short run is part of `cargo test`; a longer
-//! one is `VIGIE_FUZZ_ROUNDS=20000 cargo test --release --test fuzz -- --nocapture`.
+//! Property tests (proptest) by mutation: damaged copies of every published sample, random
+//! bytes under every format's name, and damaged grammars and rule sets must never panic, hang
+//! or abort vigie — every input is analysed or refused with located faults.
 //!
-//! The mutations are seeded (`VIGIE_FUZZ_SEED`), so that a failure is replayed exactly.
+//! A short run is part of `cargo test` (120 cases per property, well under a minute); a longer
+//! one is `VIGIE_FUZZ_ROUNDS=2000 cargo test --release --test fuzz -- --nocapture`. A failure
+//! is shrunk to a smallest damage and its seed saved under `tests/fuzz.proptest-regressions`,
+//! where the next run replays it first.
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use proptest::prelude::*;
+use proptest::sample::{select, Index};
+use proptest::test_runner::FileFailurePersistence;
+use vigie::model::Outcome;
 use vigie::{Options, Setup};
 
-/// A small deterministic generator (xorshift64*): no dependency, replayable.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
-
-fn rounds(default: usize) -> usize {
+/// Cases per property: `VIGIE_FUZZ_ROUNDS`, else `default`.
+fn rounds(default: u32) -> u32 {
     std::env::var("VIGIE_FUZZ_ROUNDS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
 }
 
-fn seed() -> u64 {
-    std::env::var("VIGIE_FUZZ_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0x005E_ED0F_71E5)
+fn config(default: u32) -> ProptestConfig {
+    ProptestConfig {
+        cases: rounds(default),
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
+            "proptest-regressions",
+        ))),
+        ..ProptestConfig::default()
+    }
 }
 
-/// Damages `bytes` in one of the ways files get damaged: a byte changed, removed or added, a
-/// line cut short or doubled, a NUL, a CR, the end lost.
-fn mutate(rng: &mut Rng, bytes: &[u8]) -> Vec<u8> {
+/// One way files get damaged.
+#[derive(Debug, Clone)]
+enum Damage {
+    /// A byte replaced.
+    Replace(Index, u8),
+    /// A byte lost.
+    Remove(Index),
+    /// A byte added (a NUL, a CR, anything).
+    Insert(Index, u8),
+    /// The end of the file lost.
+    Truncate(Index),
+    /// The line around a place written twice.
+    DoubleLine(Index),
+    /// A digit becomes a letter, a letter a digit.
+    Swap(Index),
+}
+
+fn damage() -> impl Strategy<Value = Damage> {
+    prop_oneof![
+        (any::<Index>(), any::<u8>()).prop_map(|(i, b)| Damage::Replace(i, b)),
+        any::<Index>().prop_map(Damage::Remove),
+        (
+            any::<Index>(),
+            prop_oneof![Just(0u8), Just(b'\r'), Just(b'\n'), any::<u8>()]
+        )
+            .prop_map(|(i, b)| Damage::Insert(i, b)),
+        any::<Index>().prop_map(Damage::Truncate),
+        any::<Index>().prop_map(Damage::DoubleLine),
+        any::<Index>().prop_map(Damage::Swap),
+    ]
+}
+
+/// `bytes` with `damages` applied in turn.
+fn damaged(bytes: &[u8], damages: &[Damage]) -> Vec<u8> {
     let mut b = bytes.to_vec();
-    for _ in 0..=rng.below(3) {
-        let at = rng.below(b.len());
-        match rng.below(8) {
-            0 => {
-                if let Some(x) = b.get_mut(at) {
-                    *x = rng.next() as u8;
+    for d in damages {
+        let at = |i: &Index, b: &[u8]| if b.is_empty() { 0 } else { i.index(b.len()) };
+        match d {
+            Damage::Replace(i, x) => {
+                let p = at(i, &b);
+                if let Some(c) = b.get_mut(p) {
+                    *c = *x;
                 }
             }
-            1 => {
-                if at < b.len() {
-                    b.remove(at);
+            Damage::Remove(i) => {
+                let p = at(i, &b);
+                if p < b.len() {
+                    b.remove(p);
                 }
             }
-            2 => b.insert(at.min(b.len()), rng.next() as u8),
-            3 => b.insert(at.min(b.len()), 0),
-            4 => b.insert(at.min(b.len()), b'\r'),
-            5 => b.truncate(at),
-            6 => {
-                // Double the line around `at`.
-                let start = b[..at.min(b.len())]
+            Damage::Insert(i, x) => {
+                let p = at(i, &b);
+                b.insert(p, *x);
+            }
+            Damage::Truncate(i) => b.truncate(at(i, &b)),
+            Damage::DoubleLine(i) => {
+                let p = at(i, &b);
+                let start = b[..p]
                     .iter()
                     .rposition(|&c| c == b'\n')
-                    .map_or(0, |p| p + 1);
-                let end = b[at.min(b.len())..]
+                    .map_or(0, |q| q + 1);
+                let end = b[p..]
                     .iter()
                     .position(|&c| c == b'\n')
-                    .map_or(b.len(), |p| at + p + 1);
+                    .map_or(b.len(), |q| p + q + 1);
                 let line = b[start..end].to_vec();
                 b.splice(start..start, line);
             }
-            _ => {
-                // A digit becomes a letter, a letter a digit.
-                if let Some(x) = b.get_mut(at) {
-                    *x = if x.is_ascii_digit() {
-                        b'A' + *x % 26
+            Damage::Swap(i) => {
+                let p = at(i, &b);
+                if let Some(c) = b.get_mut(p) {
+                    *c = if c.is_ascii_digit() {
+                        b'A' + *c % 26
                     } else {
-                        b'0' + *x % 10
+                        b'0' + *c % 10
                     };
                 }
             }
@@ -91,106 +120,146 @@ fn mutate(rng: &mut Rng, bytes: &[u8]) -> Vec<u8> {
     b
 }
 
-fn samples() -> Vec<PathBuf> {
-    common::sample_files()
+/// The project's setup, loaded once for every case.
+fn setup() -> &'static Setup {
+    static SETUP: OnceLock<Setup> = OnceLock::new();
+    SETUP.get_or_init(common::setup)
 }
 
-/// Every sample damaged `rounds` times in all: each analysis ends, in bounded time, with no
-/// panic; outcomes carry no NIR of the original file.
-#[test]
-fn damaged_samples_never_break_the_analysis() {
-    let setup = common::setup();
-    let mut rng = Rng(seed());
-    let dir = std::env::temp_dir().join(format!("vigie-fuzz-{}", std::process::id()));
+/// A fresh folder for one case (cases of a property run one after the other).
+fn scratch(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("vigie-fuzz-{tag}-{}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
     std::fs::create_dir_all(&dir).unwrap();
-    let files = samples();
-    let n = rounds(120);
+    dir
+}
+
+/// Analyses `bytes` under the name `name`: the analysis ends in bounded time, with no
+/// internal failure; returns its outcomes.
+fn analyse_as(name: &str, bytes: &[u8], jobs: usize) -> Result<Vec<Outcome>, TestCaseError> {
+    let dir = scratch("input");
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
     let started = Instant::now();
-    let mut outcomes = 0usize;
-    for round in 0..n {
-        let original = &files[rng.below(files.len())];
-        let bytes = std::fs::read(original).unwrap();
-        let damaged = dir.join(original.file_name().unwrap());
-        std::fs::write(&damaged, mutate(&mut rng, &bytes)).unwrap();
-        let t = Instant::now();
-        let a = setup.analyze(
-            vigie::files(std::slice::from_ref(&damaged)),
-            &Options {
-                jobs: 1 + round % 2,
-                as_of: Some(common::date("2026-11-20")),
-                ..Options::default()
-            },
-        );
-        assert!(
-            t.elapsed() < Duration::from_secs(20),
-            "round {round} (seed {}) took {:?} on {}",
-            seed(),
-            t.elapsed(),
-            original.display()
-        );
-        assert!(
-            a.outcomes.iter().all(|o| &*o.code != "INTERNAL"),
-            "round {round} (seed {}): an internal failure on {}",
-            seed(),
-            original.display()
-        );
-        outcomes += a.outcomes.len();
-        std::fs::remove_file(&damaged).ok();
-    }
-    println!(
-        "fuzz: {n} damaged samples analysed in {:?}, {outcomes} outcomes, no panic, no hang",
+    let analysis = setup().analyze(
+        vigie::files(std::slice::from_ref(&path)),
+        &Options {
+            jobs,
+            as_of: Some(common::date("2026-11-20")),
+            ..Options::default()
+        },
+    );
+    prop_assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{name}: {:?}",
         started.elapsed()
     );
-    std::fs::remove_dir_all(dir).ok();
+    let internal: Vec<&Outcome> = analysis
+        .outcomes
+        .iter()
+        .filter(|o| &*o.code == "INTERNAL")
+        .collect();
+    prop_assert!(internal.is_empty(), "{name}: {internal:#?}");
+    for o in &analysis.outcomes {
+        prop_assert!(!quotes_a_nir(&o.message), "{name}: {}", o.message);
+    }
+    Ok(analysis.outcomes)
 }
 
-/// The grammars and rule sets damaged: loading either succeeds or gives located faults,
-/// never a panic.
-#[test]
-fn damaged_grammars_and_rule_sets_are_refused_with_faults() {
+/// Whether `text` holds something shaped like a NIR: 13 to 15 characters of digits (and the
+/// Corsican `A`/`B`), at least 12 of them digits.
+fn quotes_a_nir(text: &str) -> bool {
+    text.split(|c: char| !(c.is_ascii_digit() || c == 'A' || c == 'B'))
+        .any(|run| {
+            (13..=15).contains(&run.len()) && run.chars().filter(char::is_ascii_digit).count() >= 12
+        })
+}
+
+fn sample_names() -> Vec<String> {
+    common::sample_files()
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect()
+}
+
+fn sample(name: &str) -> Vec<u8> {
+    std::fs::read(common::path("tests/data/samples").join(name)).unwrap()
+}
+
+proptest! {
+    #![proptest_config(config(120))]
+
+    /// A damaged sample of any format is analysed: located errors, never a panic, a hang or
+    /// an internal failure, on one thread or two.
+    #[test]
+    fn damaged_samples_never_break_the_analysis(
+        name in select(sample_names()),
+        damages in prop::collection::vec(damage(), 1..4),
+        jobs in 1usize..=2,
+    ) {
+        let bytes = damaged(&sample(&name), &damages);
+        analyse_as(&name, &bytes, jobs)?;
+    }
+
+    /// Random bytes under any format's name are errors, never a panic or a hang.
+    #[test]
+    fn random_bytes_under_any_format_s_name_are_errors(
+        name in select(sample_names()),
+        bytes in prop::collection::vec(any::<u8>(), 0..3000),
+    ) {
+        analyse_as(&name, &bytes, 1)?;
+    }
+}
+
+/// The project's grammars and rule sets, copied into `work`.
+fn copy_project(work: &Path) {
     let root = common::root();
-    let mut rng = Rng(seed() ^ 0xFACE);
-    let work = std::env::temp_dir().join(format!("vigie-fuzz-files-{}", std::process::id()));
-    let n = rounds(60);
-    let mut refused = 0;
-    for round in 0..n {
-        std::fs::remove_dir_all(&work).ok();
-        common::copy_dir(&root.join("grammars"), &work.join("grammars"));
-        common::copy_dir(&root.join("rules"), &work.join("rules"));
-        let targets = [
-            "grammars/b2.yaml",
-            "grammars/scor.yaml",
-            "grammars/noemie.yaml",
-            "grammars/acoss.yaml",
-            "grammars/joins.yaml",
-            "grammars/report.yaml",
-            "rules/flux-tiers/ruleset.yaml",
-            "rules/cas/ruleset.yaml",
-            "rules/flux-tiers/scripts/fse-tard.rhai",
-            "rules/cas/scripts/n-ass-acoss.rhai",
-        ];
-        let target = work.join(targets[rng.below(targets.len())]);
-        if let Ok(bytes) = std::fs::read(&target) {
-            std::fs::write(&target, mutate(&mut rng, &bytes)).unwrap();
-        }
-        match Setup::load(&work.join("grammars"), &work.join("rules")) {
-            Ok(_) => {}
-            Err(faults) => {
-                refused += 1;
-                assert!(
-                    !faults.0.is_empty(),
-                    "round {round}: refused without a fault"
-                );
-                for f in &faults.0 {
-                    assert!(
-                        f.file.exists() || f.file.starts_with(&work),
-                        "round {round}: fault on an unknown file {}",
-                        f.file.display()
-                    );
-                }
+    common::copy_dir(&root.join("grammars"), &work.join("grammars"));
+    common::copy_dir(&root.join("rules"), &work.join("rules"));
+}
+
+/// The files business staff edit, damaged by [`damaged_grammars_and_rule_sets_load_or_give_faults`].
+const EDITED: [&str; 10] = [
+    "grammars/b2.yaml",
+    "grammars/scor.yaml",
+    "grammars/noemie.yaml",
+    "grammars/acoss.yaml",
+    "grammars/joins.yaml",
+    "grammars/report.yaml",
+    "rules/flux-tiers/ruleset.yaml",
+    "rules/cas/ruleset.yaml",
+    "rules/flux-tiers/scripts/fse-tard.rhai",
+    "rules/cas/scripts/n-ass-acoss.rhai",
+];
+
+proptest! {
+    #![proptest_config(config(60))]
+
+    /// A damaged grammar or rule file: loading succeeds or gives faults on the project's
+    /// files, never a panic.
+    #[test]
+    fn damaged_grammars_and_rule_sets_load_or_give_faults(
+        target in select(EDITED.to_vec()),
+        damages in prop::collection::vec(damage(), 1..4),
+    ) {
+        let work = scratch("files");
+        copy_project(&work);
+        let file = work.join(target);
+        std::fs::write(&file, damaged(&std::fs::read(&file).unwrap(), &damages)).unwrap();
+        if let Err(faults) = Setup::load(&work.join("grammars"), &work.join("rules")) {
+            prop_assert!(!faults.0.is_empty(), "refused without a fault");
+            for f in &faults.0 {
+                prop_assert!(f.file.starts_with(&work), "fault on {}", f.file.display());
             }
         }
     }
-    println!("fuzz: {n} damaged grammar or rule files loaded, {refused} refused with faults");
-    std::fs::remove_dir_all(work).ok();
+}
+
+#[test]
+fn the_nir_check_sees_a_nir() {
+    assert!(quotes_a_nir("le NIR 1660659521413 est faux"));
+    assert!(quotes_a_nir("NIR corse 200072A331507."));
+    assert!(!quotes_a_nir(
+        "montant 110650,42 ; RPPS 13053040195 ; facture 000144010"
+    ));
 }
