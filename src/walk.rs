@@ -53,12 +53,16 @@ impl Walk {
 }
 
 /// The files named by `paths`. A path that does not exist is an error of the command (a
-/// typo), not of the analysis.
+/// typo), not of the analysis. `-` (standard input) is refused with the reason: a format is
+/// recognised by its file's name, and the joined files are read before the lots.
 pub fn expand_paths(paths: &[PathBuf]) -> Result<Walk, String> {
     let mut walk = Walk::default();
     let mut seen_files = HashSet::new();
     let mut seen_dirs = HashSet::new();
     for p in paths {
+        if p.as_os_str() == "-" {
+            return Err("- : l'entrée standard n'est pas lue (un format se reconnaît au nom de son fichier et les fichiers joints sont lus avant les lots) ; enregistrez le flux dans un fichier nommé comme son format l'indique".into());
+        }
         let meta = std::fs::metadata(p)
             .map_err(|_| format!("{} : fichier ou dossier introuvable", p.display()))?;
         if meta.is_dir() {

@@ -533,6 +533,18 @@ fn each_input_is_read_once_and_special_files_never_block() {
 }
 
 #[test]
+fn standard_input_is_refused_with_the_reason_not_read_as_empty() {
+    let o = vigie(&["analyze", "--as-of", "2026-11-20", "-"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("l'entrée standard n'est pas lue"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stdout(&o).is_empty(), "nothing analysed: {}", stdout(&o));
+}
+
+#[test]
 fn a_closed_standard_error_does_not_abort() {
     use std::process::Stdio;
     let mut child = Command::new(env!("CARGO_BIN_EXE_vigie"))
