@@ -29,6 +29,7 @@ use crate::model::{
 };
 use crate::rules::bindings::Bindings;
 use crate::rules::manifest::RuleSet;
+use crate::rules::participation;
 
 /// The keys a case file has at its top.
 const FILE_KEYS: &[&str] = &["rule", "as_of", "cases"];
@@ -181,20 +182,31 @@ pub(crate) fn run_file(
     let Some(header) = doc.checked::<Header>(&doc.root, FILE_KEYS, &mut faults) else {
         return Err(Faults(faults));
     };
-    let Some(rule) = set.rules.iter().find(|r| *r.code == header.rule.value) else {
-        return Err(doc
-            .fault(
-                FaultKind::UnknownName,
-                header.rule.span,
-                format!("règle « {} » absente du jeu {}", header.rule.value, set.id),
-            )
-            .into());
+    let participation = set
+        .participation
+        .as_ref()
+        .filter(|_| header.rule.value == participation::CODE);
+    let scope = match (
+        participation,
+        set.rules.iter().find(|r| *r.code == header.rule.value),
+    ) {
+        (Some(p), _) => p.scope.clone(),
+        (None, Some(rule)) => rule.scope.clone(),
+        (None, None) => {
+            return Err(doc
+                .fault(
+                    FaultKind::UnknownName,
+                    header.rule.span,
+                    format!("règle « {} » absente du jeu {}", header.rule.value, set.id),
+                )
+                .into())
+        }
     };
     let Some(grammar) = set
         .grammars
         .iter()
         .filter_map(|g| grammars.get(g))
-        .find(|g| g.group(&rule.scope).is_some())
+        .find(|g| g.group(&scope).is_some())
     else {
         return Err(doc
             .fault(
@@ -220,6 +232,11 @@ pub(crate) fn run_file(
         grammars,
         doc: &doc,
         defaults: defaults.as_ref(),
+        columns: if participation.is_some() {
+            &participation::PARTICIPATION_COLUMNS
+        } else {
+            &[]
+        },
         name: Arc::from(
             path.file_name()
                 .map(|f| f.to_string_lossy().into_owned())
@@ -228,17 +245,21 @@ pub(crate) fn run_file(
     };
     let mut results = Vec::new();
     for (i, case) in cases.iter().enumerate() {
-        match ctx.case(case, i, grammar, &rule.scope) {
+        match ctx.case(case, i, grammar, &scope) {
             Ok((name, inputs, expect)) => {
                 let opts = drive::Options {
                     jobs: 1,
                     as_of: Some(header.as_of),
-                    only: Some(header.rule.value.clone()),
+                    only: participation.is_none().then(|| header.rule.value.clone()),
+                    keep_held: participation.is_some(),
                     ..drive::Options::default()
                 };
                 let analysis =
                     drive::run(inputs, grammars, bindings, std::slice::from_ref(set), &opts);
-                let outcomes = analysis.outcomes;
+                let outcomes = match participation {
+                    Some(_) => settled(grammars, bindings, set, &analysis, header.as_of),
+                    None => analysis.outcomes,
+                };
                 let (missing, unexpected) = compare(&expect, &outcomes);
                 results.push(CaseResult {
                     code: header.rule.value.clone(),
@@ -260,6 +281,58 @@ pub(crate) fn run_file(
     }
 }
 
+/// A participation case's results as outcomes, so that expectations and snapshots read them
+/// like any rule's: each participation line is a `PARTICIPATION` outcome whose subject carries
+/// its columns (`statut`, `montant`, `motifs`…); a stop of the script is a `RULE` error.
+fn settled(
+    grammars: &GrammarSet,
+    bindings: &Arc<Bindings>,
+    set: &RuleSet,
+    analysis: &drive::Analysis,
+    as_of: NaiveDate,
+) -> Vec<Outcome> {
+    let facts: Vec<Arc<crate::model::Node>> =
+        analysis.held.iter().map(|u| Arc::clone(&u.node)).collect();
+    let settled = participation::settle(bindings, grammars, set, &facts, &analysis.outcomes, as_of);
+    let participation::Settled { paid, unpaid } = settled.unwrap_or_default();
+    let code: Arc<str> = Arc::from(participation::CODE);
+    let mut out: Vec<Outcome> = paid
+        .into_iter()
+        .map(|p| {
+            let mut subject = p.subject;
+            subject.0.extend(
+                p.values
+                    .into_iter()
+                    .map(|(k, v)| (Arc::from(k.as_str()), v)),
+            );
+            Outcome {
+                kind: Kind::Anomaly,
+                code: Arc::clone(&code),
+                severity: crate::model::Severity::Info,
+                message: format!("participation {subject}"),
+                subject,
+                text: None,
+                ruleset: Some(Arc::clone(&set.id)),
+                source: None,
+                details: crate::model::Details::default(),
+            }
+        })
+        .collect();
+    for u in unpaid {
+        let mut e = Outcome::error(
+            ErrorCode::Rule,
+            &Arc::from(set.dir.join("ruleset.yaml").display().to_string()),
+            u.line,
+            None,
+            Some(participation::CODE),
+            u.message,
+        );
+        e.subject = u.subject;
+        out.push(e);
+    }
+    out
+}
+
 /// One expected outcome: the keys it gives must match, the others are free.
 struct Expectation(Vec<(String, String)>);
 
@@ -269,6 +342,8 @@ struct Context<'a> {
     doc: &'a Doc,
     defaults: Option<&'a Doc>,
     name: Arc<str>,
+    /// Keys an expectation may give besides an outcome's (a participation's columns).
+    columns: &'static [&'static str],
 }
 
 type Built = (String, Vec<Input>, Vec<Expectation>);
@@ -380,9 +455,13 @@ impl<'c> Context<'c> {
         let mut out = Vec::new();
         for e in list {
             for (k, _) in &e.0 {
-                if !EXPECT_KEYS.contains(&k.as_str()) && !subjects.contains(k) {
+                if !EXPECT_KEYS.contains(&k.as_str())
+                    && !subjects.contains(k)
+                    && !self.columns.contains(&k.as_str())
+                {
                     let known: Vec<&str> = EXPECT_KEYS
                         .iter()
+                        .chain(self.columns)
                         .copied()
                         .chain(subjects.keys.iter().map(|k| &**k))
                         .collect();

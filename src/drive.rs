@@ -47,6 +47,9 @@ pub struct Options {
     pub only: Option<String>,
     /// Told the bytes read so far, as reading goes (a progress bar).
     pub progress: Option<Arc<dyn Fn(u64) + Send + Sync>>,
+    /// Keeps the held units and gathered facts in [`Analysis::held`] (the CAS outputs read
+    /// them after the analysis; the CAS files are small).
+    pub keep_held: bool,
 }
 
 /// What an analysis found.
@@ -64,6 +67,9 @@ pub struct Analysis {
     pub bytes: u64,
     /// Rules that failed, one entry per rule (also among `outcomes`).
     pub failures: Vec<Failure>,
+    /// With [`Options::keep_held`]: the held units (PJ index, returns, CAS records) and the
+    /// gathered facts, in reading order.
+    pub held: Vec<Unit>,
 }
 
 const BATCH: usize = 16;
@@ -243,6 +249,9 @@ pub fn run(
             }
             analysis.failures = merge_failures(failures);
         });
+    }
+    if opts.keep_held {
+        analysis.held = joiner.held().to_vec();
     }
     analysis.units = feeder.units;
     analysis.readable_inputs = feeder.readable;

@@ -37,6 +37,7 @@ mod grammar;
 pub mod model;
 pub mod report;
 mod rules;
+mod send;
 mod setup;
 mod walk;
 
@@ -47,5 +48,7 @@ pub use rules::contain::panic_is_contained;
 pub use rules::eval::Failure;
 pub use rules::helpers::{luhn, nir_key};
 pub use rules::manifest::{Rule, RuleSet};
+pub use rules::participation::{Paid, Unpaid};
+pub use send::cas::{CasFile, CasOutputs};
 pub use setup::Setup;
 pub use walk::{expand_paths, Walk};

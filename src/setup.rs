@@ -6,9 +6,11 @@ use std::sync::Arc;
 use crate::cases::{self, CaseResult};
 use crate::diag::Faults;
 use crate::drive::{self, Analysis, Input, Options};
-use crate::model::GrammarSet;
+use crate::model::{GrammarSet, Node};
 use crate::rules::bindings::Bindings;
 use crate::rules::manifest::{self, RuleSet};
+use crate::rules::participation::{self, Settled};
+use crate::send::{self, cas::CasOutputs};
 
 /// Grammars and rule sets, loaded and checked.
 pub struct Setup {
@@ -51,6 +53,37 @@ impl Setup {
         opts: &Options,
     ) -> Analysis {
         drive::run(inputs, &self.grammars, &self.bindings, sets, opts)
+    }
+
+    /// Analyses `inputs` and builds the CAS files (participations, returns to the organisms)
+    /// from what the rule sets found and their participation scripts decided.
+    pub fn cas(&self, inputs: Vec<Input>, opts: &Options) -> (Analysis, CasOutputs) {
+        let opts = Options {
+            keep_held: true,
+            ..opts.clone()
+        };
+        let analysis = self.analyze(inputs, &opts);
+        let as_of = opts
+            .as_of
+            .unwrap_or_else(|| chrono::Local::now().date_naive());
+        let facts: Vec<Arc<Node>> = analysis.held.iter().map(|u| Arc::clone(&u.node)).collect();
+        let mut all = Settled::default();
+        for set in &self.sets {
+            let settled = participation::settle(
+                &self.bindings,
+                &self.grammars,
+                set,
+                &facts,
+                &analysis.outcomes,
+                as_of,
+            );
+            if let Some(s) = settled {
+                all.paid.extend(s.paid);
+                all.unpaid.extend(s.unpaid);
+            }
+        }
+        let outputs = send::cas::outputs(&analysis, &all.paid, all.unpaid);
+        (analysis, outputs)
     }
 
     /// Runs the cases of one case file of `set`.

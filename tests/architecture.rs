@@ -4,7 +4,7 @@
 use std::path::Path;
 
 /// Modules in flow order; a module may import those of a lower rank only.
-const ORDER: [(&str, u32); 10] = [
+const ORDER: [(&str, u32); 11] = [
     ("model", 0),
     ("diag", 1),
     ("grammar", 2),
@@ -14,6 +14,7 @@ const ORDER: [(&str, u32); 10] = [
     ("drive", 5),
     ("report", 5),
     ("cases", 6),
+    ("send", 6),
     ("setup", 7),
 ];
 

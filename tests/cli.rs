@@ -557,3 +557,77 @@ fn a_closed_standard_error_does_not_abort() {
     drop(child.stderr.take());
     assert_eq!(child.wait().unwrap().code(), Some(0));
 }
+
+#[test]
+fn vigie_cas_writes_the_organisms_returns_and_the_participations() {
+    let out = std::env::temp_dir().join(format!("vigie-cas-cli-{}", std::process::id()));
+    let o = vigie(&[
+        "cas",
+        "--as-of",
+        "2026-11-20",
+        "--out",
+        out.to_str().unwrap(),
+        "tests/data/samples",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    for name in [
+        "participations-2025.csv",
+        "retour-ACOSS-2025.csv",
+        "retour-RSI-2025.csv",
+        "retour-CARMF-2025.csv",
+    ] {
+        assert!(out.join(name).is_file(), "{name}: {}", stderr(&o));
+        assert!(stderr(&o).contains(name), "the summary names {name}");
+    }
+    assert_eq!(
+        std::fs::read(out.join("participations-2025.csv")).unwrap(),
+        std::fs::read(common::path(
+            "tests/data/expected-cas/participations-2025.csv"
+        ))
+        .unwrap()
+    );
+    // A second run replaces the files whole.
+    let again = vigie(&[
+        "cas",
+        "-q",
+        "--as-of",
+        "2026-11-20",
+        "--out",
+        out.to_str().unwrap(),
+        "tests/data/samples",
+    ]);
+    assert_eq!(again.status.code(), Some(0));
+    assert!(stderr(&again).is_empty(), "{}", stderr(&again));
+    std::fs::remove_dir_all(&out).ok();
+    // Without CAS files there is nothing to write: said, exit 1.
+    let none = vigie(&[
+        "cas",
+        "-q",
+        "--out",
+        out.to_str().unwrap(),
+        "tests/data/samples/lot-01-992748186.b2",
+    ]);
+    assert_eq!(none.status.code(), Some(1), "{}", stderr(&none));
+    assert!(
+        stderr(&none).contains("aucun fichier CAS"),
+        "{}",
+        stderr(&none)
+    );
+}
+
+#[test]
+fn a_mistake_in_the_participation_script_is_found_by_rules_check() {
+    let work = std::env::temp_dir().join(format!("vigie-part-check-{}", std::process::id()));
+    common::copy_dir(&common::root().join("rules"), &work);
+    let script = work.join("cas/scripts/participation.rhai");
+    let text = std::fs::read_to_string(&script).unwrap();
+    std::fs::write(&script, text.replace("m.adherent;", "m.adherant;")).unwrap();
+    let o = vigie(&["rules", "check", "--rules", work.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("participation.rhai:10:") && err.contains("vouliez-vous dire « adherent »"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(work).ok();
+}

@@ -1,8 +1,7 @@
 //! `vigie analyze`: decode files, run the rule sets, write the report.
 
-use std::fs::File;
-use std::io::{BufWriter, IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -50,7 +49,7 @@ pub struct Args {
     quiet: bool,
 }
 
-fn parse_date(s: &str) -> Result<NaiveDate, String> {
+pub fn parse_date(s: &str) -> Result<NaiveDate, String> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d")
         .map_err(|_| format!("« {s} » n'est pas une date AAAA-MM-JJ"))
 }
@@ -74,30 +73,6 @@ fn parse_severity(s: &str) -> Result<Severity, String> {
 
 /// Evaluation threads per core at most: more only costs memory.
 const MAX_JOBS_PER_CORE: usize = 4;
-
-/// Writes `path` whole or not at all: into a temporary file beside it, synced, then renamed
-/// over it. An interrupted run leaves the previous report (or none), never a truncated one.
-fn write_atomically(
-    path: &Path,
-    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
-) -> std::io::Result<()> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "rapport".into());
-    let tmp = path.with_file_name(format!(".{name}.vigie-{}.tmp", std::process::id()));
-    let result = File::create(&tmp).and_then(|f| {
-        let mut w = BufWriter::new(f);
-        write(&mut w)?;
-        let f = w.into_inner().map_err(|e| e.into_error())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    });
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
 
 /// A progress bar on stderr, only when it is a terminal.
 fn progress_bar(wanted: bool, total: u64) -> ProgressBar {
@@ -175,7 +150,7 @@ pub fn run(a: Args) -> ExitCode {
     let order = &grammars.subjects;
     match &a.output {
         Some(path) => {
-            let written = write_atomically(path, |w| {
+            let written = report::write_atomically(path, |w| {
                 report::write(a.format, &analysis.outcomes, order, w)
             });
             if let Err(e) = written {

@@ -4,6 +4,7 @@
 #[macro_use]
 mod out;
 mod analyze;
+mod cas;
 mod grammars;
 mod rules;
 
@@ -41,6 +42,8 @@ pub struct Cli {
 enum Command {
     /// Analyse files or folders and report what the rules find.
     Analyze(analyze::Args),
+    /// Write the CAS returns to the organisms and the participations of the doctors.
+    Cas(cas::Args),
     /// Work on rule sets: check, test, list.
     #[command(subcommand)]
     Rules(rules::Command),
@@ -130,6 +133,7 @@ impl Folders {
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Analyze(a) => analyze::run(a),
+        Command::Cas(a) => cas::run(a),
         Command::Rules(c) => rules::run(c),
         Command::Grammars(c) => grammars::run(c),
     }

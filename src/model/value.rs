@@ -30,3 +30,14 @@ impl Value {
         }
     }
 }
+
+/// `units` of the `decimals`-th decimal written with a dot: `932540`, 2 → `9325.40`;
+/// `7000`, 4 → `0.7000`.
+pub fn decimal_text(units: i64, decimals: u32) -> String {
+    let Some(scale) = 10u64.checked_pow(decimals).filter(|_| decimals > 0) else {
+        return units.to_string();
+    };
+    let sign = if units < 0 { "-" } else { "" };
+    let (q, r) = (units.unsigned_abs() / scale, units.unsigned_abs() % scale);
+    format!("{sign}{q}.{r:0width$}", width = decimals as usize)
+}

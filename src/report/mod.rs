@@ -1,6 +1,8 @@
 //! Report writers (docs/formats/report.md): a table for people, JSON Lines, a JSON array, CSV.
 
-use std::io::{self, Write};
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
 
 use crate::model::{Outcome, SubjectOrder};
 
@@ -60,8 +62,26 @@ fn io_error(e: csv::Error) -> io::Error {
     }
 }
 
+/// A CSV writer as every CSV file vigie writes is (docs/formats/cas.md "Output files:
+/// bytes"): `;`, LF line ends, a cell quoted only when it holds `;`, `"` or a line end.
+pub fn csv_writer<W: Write>(w: W) -> csv::Writer<W> {
+    csv::WriterBuilder::new()
+        .delimiter(b';')
+        .terminator(csv::Terminator::Any(b'\n'))
+        .quote_style(csv::QuoteStyle::Necessary)
+        .from_writer(w)
+}
+
+/// Appends one CSV line of `cells` to `out` (see [`csv_writer`]).
+pub fn csv_line(out: &mut Vec<u8>, cells: &[String]) {
+    let mut w = csv_writer(&mut *out);
+    // Writing into memory cannot fail.
+    let _ = w.write_record(cells);
+    let _ = w.flush();
+}
+
 fn write_csv(outcomes: &[Outcome], order: &SubjectOrder, w: &mut dyn Write) -> io::Result<()> {
-    let mut c = csv::WriterBuilder::new().delimiter(b';').from_writer(w);
+    let mut c = csv_writer(w);
     let mut header: Vec<&str> = vec!["kind", "code", "severity"];
     header.extend(order.keys.iter().map(|k| &**k));
     header.extend([
@@ -157,4 +177,28 @@ fn write_table(outcomes: &[Outcome], w: &mut dyn Write) -> io::Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// Writes `path` whole or not at all: into a temporary file beside it, synced, then renamed
+/// over it. An interrupted run leaves the previous report (or none), never a truncated one.
+pub fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "rapport".into());
+    let tmp = path.with_file_name(format!(".{name}.vigie-{}.tmp", std::process::id()));
+    let result = File::create(&tmp).and_then(|f| {
+        let mut w = BufWriter::new(f);
+        write(&mut w)?;
+        let f = w.into_inner().map_err(|e| e.into_error())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    });
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }

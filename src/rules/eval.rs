@@ -13,12 +13,12 @@ use super::bindings::Bindings;
 use super::contain::{contain, Contained, CONTAINED_PANIC};
 use super::engine::{self, Fact};
 use super::fault::{describe, is_unreadable};
-use super::helpers::{date_fr, euros};
+use super::helpers::date_fr;
 use super::manifest::{compile_scope, scope_chain, RuleSet};
 use crate::facts::{resolve, subject_of};
 use crate::model::{
-    Details, ErrorCode, FieldType, GrammarSet, Kind, Node, NodeState, Outcome, Severity, Source,
-    Subject, Unit, Value,
+    decimal_text, Details, ErrorCode, FieldType, GrammarSet, Kind, Node, NodeState, Outcome,
+    Severity, Source, Subject, Unit, Value,
 };
 
 struct CompiledSet {
@@ -78,6 +78,63 @@ impl Runner {
             fact_len,
         )?;
         Ok(value.filter(|k| !k.is_unit()).map(|k| k.to_string()))
+    }
+}
+
+/// Runs one script of a set on facts outside the rule evaluation (the participation, after
+/// every rule): the same engine, limits, time budget and containment as a rule.
+pub struct ScriptRunner {
+    runner: Runner,
+    base_len: usize,
+}
+
+impl ScriptRunner {
+    /// A runner with `set`'s engine, limits and parameters.
+    pub fn new(bindings: &Arc<Bindings>, set: &RuleSet, as_of: NaiveDate) -> ScriptRunner {
+        let scope = compile_scope(set, &[], as_of);
+        ScriptRunner {
+            base_len: scope.len(),
+            runner: Runner {
+                engine: engine::build(bindings, &set.limits.capped()),
+                caches: Caches::new(),
+                budget: set.limits.capped().budget(),
+                scope,
+                asts: Vec::new(),
+            },
+        }
+    }
+
+    /// Compiles `source` for facts of the groups `chain` (checked at load: an error here is
+    /// the engine's message).
+    pub fn compile(&self, set: &RuleSet, chain: &[String], source: &str) -> Result<AST, String> {
+        let scope = compile_scope(set, chain, NaiveDate::MIN);
+        self.runner
+            .engine
+            .compile_with_scope(&scope, source)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Runs `ast` with `vars` pushed above the parameters: its value, `None` when it read a
+    /// field a fault made unreadable, or why it stopped (message, script line).
+    pub fn run(
+        &mut self,
+        ast: &AST,
+        vars: Vec<(String, Dynamic)>,
+    ) -> Result<Option<Dynamic>, (String, Option<u32>)> {
+        let r = &mut self.runner;
+        r.scope.rewind(self.base_len);
+        for (name, value) in vars {
+            r.scope.push_dynamic(name, value);
+        }
+        let value = run_script(
+            &r.engine,
+            r.budget,
+            &mut r.caches,
+            &mut r.scope,
+            ast,
+            self.base_len,
+        );
+        value.map_err(|s| (s.message, s.position.line().map(|l| l as u32)))
     }
 }
 
@@ -575,7 +632,14 @@ fn outcome(
             column: None,
             field: None,
         }),
-        details: details.map(outcome_details).unwrap_or_default(),
+        details: {
+            let mut d = details.map(outcome_details).unwrap_or_default();
+            // The field the rule tests, unless its script named another (CAS-N-ID: rpps or nir).
+            if d.field.is_none() {
+                d.field.clone_from(&rule.field);
+            }
+            d
+        },
     }
 }
 
@@ -626,16 +690,7 @@ pub fn text_of(v: &Value, ty: &FieldType) -> Option<String> {
     match (v, ty) {
         (Value::Absent, _) => None,
         (Value::Date(d), _) => Some(date_fr(*d)),
-        (Value::Int(i), FieldType::Amount { decimals: 2, .. }) => Some(euros(*i)),
-        (Value::Int(i), FieldType::Amount { decimals, .. }) => {
-            let scale = 10i64.pow(*decimals);
-            Some(format!(
-                "{}.{:0width$}",
-                i / scale,
-                i % scale,
-                width = *decimals as usize
-            ))
-        }
+        (Value::Int(i), FieldType::Amount { decimals, .. }) => Some(decimal_text(*i, *decimals)),
         _ => v.display(),
     }
 }

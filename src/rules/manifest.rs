@@ -17,6 +17,7 @@ use super::bindings::Bindings;
 use super::check;
 use super::engine::{self, Limits};
 use super::helpers::date_fr;
+use super::participation::{Participation, ParticipationSpec};
 use crate::diag::{Doc, Fault, FaultKind, Faults, Lenient, Ordered, Spanned};
 use crate::model::{GrammarSet, Kind, Severity, Span};
 
@@ -33,6 +34,7 @@ const MANIFEST_KEYS: &[&str] = &[
     "limits",
     "rules",
     "choices",
+    "participation",
 ];
 
 /// A manifest, read key by key: a faulty key is one fault, and the others are still read.
@@ -45,6 +47,7 @@ struct ManifestSpec {
     limits: Limits,
     rules: Vec<Lenient<Spanned<RuleSpec>>>,
     choices: Vec<Lenient<Spanned<ChoiceSpec>>>,
+    participation: Option<Spanned<ParticipationSpec>>,
 }
 
 impl ManifestSpec {
@@ -78,6 +81,7 @@ impl ManifestSpec {
         let params = typed(doc, take("params", false, faults), faults);
         let limits = typed(doc, take("limits", false, faults), faults);
         let choices = typed(doc, take("choices", false, faults), faults);
+        let participation = typed(doc, take("participation", false, faults), faults);
         Some(ManifestSpec {
             name: name?,
             version: version?,
@@ -87,6 +91,7 @@ impl ManifestSpec {
             limits: limits.unwrap_or_default(),
             rules: rules?,
             choices: choices.unwrap_or_default(),
+            participation,
         })
     }
 }
@@ -107,6 +112,7 @@ struct RuleSpec {
     until: Option<Spanned<NaiveDate>>,
     #[serde(default)]
     damaged: bool,
+    field: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -175,19 +181,24 @@ impl Choice {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Param {
     Int(i64),
-    Float(f64),
+    /// A number with decimals (`0.0640`), exact: a script sees a `decimal`.
+    Decimal(rust_decimal::Decimal),
     Text(String),
     Bool(bool),
     Date(NaiveDate),
+    /// Named values (the rates of each year: `taux: { "2025": { maladie: 0.0640 } }`).
+    Map(Vec<(String, Param)>),
 }
 
 impl<'de> Deserialize<'de> for Param {
     fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Param, D::Error> {
         struct V;
-        impl Visitor<'_> for V {
+        impl<'de> Visitor<'de> for V {
             type Value = Param;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("un nombre, un texte, un booléen ou une date AAAA-MM-JJ")
+                f.write_str(
+                    "un nombre, un texte, un booléen, une date AAAA-MM-JJ ou des valeurs nommées",
+                )
             }
             fn visit_bool<E>(self, b: bool) -> Result<Param, E> {
                 Ok(Param::Bool(b))
@@ -200,8 +211,20 @@ impl<'de> Deserialize<'de> for Param {
                     .map(Param::Int)
                     .map_err(|_| E::custom("nombre trop grand"))
             }
-            fn visit_f64<E>(self, f: f64) -> Result<Param, E> {
-                Ok(Param::Float(f))
+            fn visit_f64<E: de::Error>(self, f: f64) -> Result<Param, E> {
+                // The shortest form that reads back as `f` is the number as written
+                // (`0.0640` → `0.064`), made exact here.
+                f.to_string()
+                    .parse()
+                    .map(Param::Decimal)
+                    .map_err(|_| E::custom("nombre décimal hors limites"))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut m: A) -> Result<Param, A::Error> {
+                let mut entries = Vec::new();
+                while let Some((k, v)) = m.next_entry::<String, Param>()? {
+                    entries.push((k, v));
+                }
+                Ok(Param::Map(entries))
             }
             fn visit_str<E>(self, s: &str) -> Result<Param, E> {
                 Ok(match NaiveDate::parse_from_str(s, "%Y-%m-%d") {
@@ -219,10 +242,16 @@ impl Param {
     pub fn to_dynamic(&self) -> Dynamic {
         match self {
             Param::Int(i) => Dynamic::from(*i),
-            Param::Float(f) => Dynamic::from(*f),
+            Param::Decimal(d) => Dynamic::from(*d),
             Param::Text(s) => Dynamic::from(s.clone()),
             Param::Bool(b) => Dynamic::from(*b),
             Param::Date(d) => Dynamic::from(*d),
+            Param::Map(entries) => Dynamic::from_map(
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.as_str().into(), v.to_dynamic()))
+                    .collect(),
+            ),
         }
     }
 
@@ -230,10 +259,15 @@ impl Param {
     pub fn display(&self) -> String {
         match self {
             Param::Int(i) => i.to_string(),
-            Param::Float(f) => f.to_string(),
+            Param::Decimal(d) => d.to_string(),
             Param::Text(s) => s.clone(),
             Param::Bool(b) => if *b { "O" } else { "N" }.to_string(),
             Param::Date(d) => date_fr(*d),
+            Param::Map(entries) => entries
+                .iter()
+                .map(|(k, v)| format!("{k} : {}", v.display()))
+                .collect::<Vec<_>>()
+                .join(", "),
         }
     }
 }
@@ -266,6 +300,9 @@ pub struct Rule {
     /// Also runs on a node whose own checks a faulty field disabled (CAS-N-DUP: the key it
     /// reads was read). Never on an unreadable node.
     pub damaged: bool,
+    /// The field it tests, under the record's own name (the `champ` of a CAS return); its
+    /// script may name another in its details (`field`).
+    pub field: Option<String>,
     /// Where the rule's entry starts in the manifest.
     pub span: Span,
 }
@@ -300,6 +337,8 @@ pub struct RuleSet {
     pub rules: Vec<Rule>,
     /// Its decision tables.
     pub choices: Vec<Choice>,
+    /// What is paid on each fact of a scope, decided after every rule (CAS).
+    pub participation: Option<Participation>,
 }
 
 impl RuleSet {
@@ -324,6 +363,9 @@ pub fn compile_scope(set: &RuleSet, groups: &[String], as_of: NaiveDate) -> Scop
         scope.push_constant_dynamic(name.clone(), p.to_dynamic());
     }
     scope.push_constant("as_of", as_of);
+    // The findings about the fact: filled for the participation script, empty elsewhere. A
+    // variable, not a constant: the optimiser would fold a constant's empty value into scripts.
+    scope.push_dynamic("constats", Dynamic::from_array(rhai::Array::new()));
     for g in groups {
         scope.push_dynamic(g.clone(), Dynamic::UNIT);
     }
@@ -391,6 +433,9 @@ impl<'a> Loader<'a> {
                 set.choices.push(choice);
             }
         }
+        if let Some(p) = spec.participation {
+            set.participation = self.participation(&doc, &set, p, &mut faults);
+        }
         overlapping_versions(&doc, &set, &mut faults);
         if faults.is_empty() {
             Ok(set)
@@ -455,7 +500,23 @@ impl<'a> Loader<'a> {
             limits: spec.limits,
             rules: Vec::new(),
             choices: Vec::new(),
+            participation: None,
         }
+    }
+
+    /// Reads and checks the script of a rule (or of the participation) the way every script is
+    /// checked: names, fields, calls, placeholders of `texts`.
+    pub(super) fn check_script(
+        &self,
+        doc: &Doc,
+        set: &RuleSet,
+        rule: &Rule,
+        chain: &[String],
+        texts: &[&Spanned<String>],
+    ) -> Vec<Fault> {
+        let world = check::World::new(self.grammars, self.bindings, set, chain);
+        let calls = self.calls.get_or_init(|| check::Calls::of(&self.engine));
+        check::script(&self.engine, calls, &world, rule, doc, texts)
     }
 
     fn rule(
@@ -517,21 +578,13 @@ impl<'a> Loader<'a> {
             from: spec.from.map(|f| f.value),
             until: spec.until.map(|u| u.value),
             damaged: spec.damaged,
+            field: spec.field.clone(),
             span,
         };
         let texts: Vec<&Spanned<String>> = std::iter::once(&spec.message)
             .chain(spec.guidance.as_ref())
             .collect();
-        let world = check::World::new(self.grammars, self.bindings, set, &chain);
-        let calls = self.calls.get_or_init(|| check::Calls::of(&self.engine));
-        faults.extend(check::script(
-            &self.engine,
-            calls,
-            &world,
-            &rule,
-            doc,
-            &texts,
-        ));
+        faults.extend(self.check_script(doc, set, &rule, &chain, &texts));
         Some(rule)
     }
 

@@ -9,6 +9,7 @@ pub mod eval;
 pub mod fault;
 pub mod helpers;
 pub mod manifest;
+pub mod participation;
 
 pub use eval::Evaluator;
 pub use manifest::RuleSet;

@@ -32,9 +32,7 @@ pub fn round_div(n: i64, d: i64) -> Fallible<i64> {
 
 /// Cents as a string with two decimals and a dot: `1250` → `"12.50"`.
 pub fn euros(cents: i64) -> String {
-    let sign = if cents < 0 { "-" } else { "" };
-    let c = cents.unsigned_abs();
-    format!("{sign}{}.{:02}", c / 100, c % 100)
+    crate::model::decimal_text(cents, 2)
 }
 
 /// Registers `round_div` and `euros`.
