@@ -314,6 +314,7 @@ fn settled(
                 text: None,
                 ruleset: Some(Arc::clone(&set.id)),
                 source: None,
+                date: None,
                 details: crate::model::Details::default(),
             }
         })

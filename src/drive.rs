@@ -50,6 +50,9 @@ pub struct Options {
     /// Keeps the held units and gathered facts in [`Analysis::held`] (the CAS outputs read
     /// them after the analysis; the CAS files are small).
     pub keep_held: bool,
+    /// Grammars whose streamed units are kept in [`Analysis::kept`] (the directory of PS that
+    /// letters are addressed from).
+    pub keep: Vec<String>,
 }
 
 /// What an analysis found.
@@ -70,6 +73,8 @@ pub struct Analysis {
     /// With [`Options::keep_held`]: the held units (PJ index, returns, CAS records) and the
     /// gathered facts, in reading order.
     pub held: Vec<Unit>,
+    /// The units of the grammars [`Options::keep`] names, in reading order.
+    pub kept: Vec<Unit>,
 }
 
 const BATCH: usize = 16;
@@ -85,6 +90,7 @@ struct Feeder<'a> {
     errors: Vec<Outcome>,
     readable: usize,
     units: u64,
+    kept: Vec<Unit>,
 }
 
 impl Feeder<'_> {
@@ -130,10 +136,16 @@ impl Feeder<'_> {
         }
         joiner.seal();
         for (input, g) in streamed {
+            let keep = self.opts.keep.contains(&g.name);
+            let mut kept = Vec::new();
             self.read(input, g, &mut |u| {
                 joiner.link(&u);
+                if keep {
+                    kept.push(u.clone());
+                }
                 send(u);
             });
+            self.kept.append(&mut kept);
         }
         for u in joiner.held() {
             send(u.clone());
@@ -176,6 +188,7 @@ pub fn run(
         errors: Vec::new(),
         readable: 0,
         units: 0,
+        kept: Vec::new(),
     };
     let as_of = opts
         .as_of
@@ -253,6 +266,7 @@ pub fn run(
     if opts.keep_held {
         analysis.held = joiner.held().to_vec();
     }
+    analysis.kept = std::mem::take(&mut feeder.kept);
     analysis.units = feeder.units;
     analysis.readable_inputs = feeder.readable;
     analysis.bytes = bytes.load(Ordering::Relaxed);

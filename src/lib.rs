@@ -50,5 +50,10 @@ pub use rules::helpers::{luhn, nir_key};
 pub use rules::manifest::{Rule, RuleSet};
 pub use rules::participation::{Paid, Unpaid};
 pub use send::cas::{CasFile, CasOutputs};
+pub use send::letters::deliver::Run as MailRun;
+pub use send::letters::register::Register;
+pub use send::letters::{
+    deliver, mask_nirs, Channel, Delivery, Letter, Letters, Mailer, Recipient, Status, Told,
+};
 pub use setup::Setup;
 pub use walk::{expand_paths, Walk};

@@ -10,7 +10,14 @@ use crate::model::{GrammarSet, Node};
 use crate::rules::bindings::Bindings;
 use crate::rules::manifest::{self, RuleSet};
 use crate::rules::participation::{self, Settled};
+use crate::send::letters::{self, Letters};
 use crate::send::{self, cas::CasOutputs};
+
+/// The analysis date of `opts` (today when not given).
+fn as_of(opts: &Options) -> chrono::NaiveDate {
+    opts.as_of
+        .unwrap_or_else(|| chrono::Local::now().date_naive())
+}
 
 /// Grammars and rule sets, loaded and checked.
 pub struct Setup {
@@ -63,9 +70,47 @@ impl Setup {
             ..opts.clone()
         };
         let analysis = self.analyze(inputs, &opts);
-        let as_of = opts
-            .as_of
-            .unwrap_or_else(|| chrono::Local::now().date_naive());
+        let all = self.settle(&analysis, &opts);
+        let outputs = send::cas::outputs(&analysis, &all.paid, all.unpaid);
+        (analysis, outputs)
+    }
+
+    /// Analyses `inputs` and writes the letters they call for: to each PS about its Flux tiers
+    /// outcomes (addressed from the directory of PS among the inputs), to each adherent doctor
+    /// about the year's participation. Outcomes `told_before` says were told are left out.
+    pub fn letters(
+        &self,
+        inputs: Vec<Input>,
+        opts: &Options,
+        agent: &str,
+        told_before: &dyn Fn(&str) -> bool,
+    ) -> (Analysis, Letters) {
+        let opts = Options {
+            keep_held: true,
+            keep: vec!["annuaire".to_string()],
+            ..opts.clone()
+        };
+        let analysis = self.analyze(inputs, &opts);
+        let settled = self.settle(&analysis, &opts);
+        let ctx = letters::Context {
+            agent,
+            date: as_of(&opts),
+            sets: &self.sets,
+            told_before,
+        };
+        let mut letters = letters::letters(&analysis, &settled.paid, &ctx);
+        letters.failed.extend(
+            settled
+                .unpaid
+                .into_iter()
+                .map(|u| (u.subject.to_string(), u.message)),
+        );
+        (analysis, letters)
+    }
+
+    /// Runs every rule set's participation over an analysis kept with `keep_held`.
+    fn settle(&self, analysis: &Analysis, opts: &Options) -> Settled {
+        let as_of = as_of(opts);
         let facts: Vec<Arc<Node>> = analysis.held.iter().map(|u| Arc::clone(&u.node)).collect();
         let mut all = Settled::default();
         for set in &self.sets {
@@ -82,8 +127,7 @@ impl Setup {
                 all.unpaid.extend(s.unpaid);
             }
         }
-        let outputs = send::cas::outputs(&analysis, &all.paid, all.unpaid);
-        (analysis, outputs)
+        all
     }
 
     /// Runs the cases of one case file of `set`.

@@ -114,15 +114,10 @@ pub fn run(a: Args) -> ExitCode {
         },
         None => None,
     };
-    let walk = match vigie::expand_paths(&a.paths) {
+    let walk = match super::walk(&a.paths, a.quiet) {
         Ok(w) => w,
-        Err(m) => return fail(EXIT_USAGE, m),
+        Err(code) => return code,
     };
-    if !a.quiet {
-        for w in &walk.warnings {
-            say!("vigie: {w}");
-        }
-    }
     let files = walk.files;
     let total: u64 = files
         .iter()

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use chrono::NaiveDate;
 
 use super::analyze::parse_date;
-use super::{Folders, EXIT_CANNOT_RUN, EXIT_USAGE};
+use super::{Folders, EXIT_CANNOT_RUN};
 use vigie::model::Kind;
 use vigie::Options;
 
@@ -39,19 +39,10 @@ pub fn run(a: Args) -> ExitCode {
         say!("vigie: {msg}");
         ExitCode::from(code)
     };
-    let loaded = match a.folders.load(a.quiet) {
+    let (loaded, walk) = match a.folders.load_with(&a.paths, a.quiet) {
         Ok(l) => l,
-        Err(m) => return fail(EXIT_CANNOT_RUN, m),
+        Err(code) => return code,
     };
-    let walk = match vigie::expand_paths(&a.paths) {
-        Ok(w) => w,
-        Err(m) => return fail(EXIT_USAGE, m),
-    };
-    if !a.quiet {
-        for w in &walk.warnings {
-            say!("vigie: {w}");
-        }
-    }
     let opts = Options {
         jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
         as_of: a.as_of,

@@ -6,6 +6,7 @@ mod out;
 mod analyze;
 mod cas;
 mod grammars;
+mod letters;
 mod rules;
 
 use std::path::{Path, PathBuf};
@@ -44,6 +45,8 @@ enum Command {
     Analyze(analyze::Args),
     /// Write the CAS returns to the organisms and the participations of the doctors.
     Cas(cas::Args),
+    /// Write the letters: to each PS about its invoices, to each doctor about the CAS.
+    Letters(letters::Args),
     /// Work on rule sets: check, test, list.
     #[command(subcommand)]
     Rules(rules::Command),
@@ -129,11 +132,47 @@ impl Folders {
     }
 }
 
+/// The files named by `paths` (a usage error when one does not exist), the walk's warnings
+/// said on stderr unless `quiet`.
+pub fn walk(paths: &[PathBuf], quiet: bool) -> Result<vigie::Walk, ExitCode> {
+    match vigie::expand_paths(paths) {
+        Ok(w) => {
+            if !quiet {
+                for warning in &w.warnings {
+                    say!("vigie: {warning}");
+                }
+            }
+            Ok(w)
+        }
+        Err(m) => {
+            say!("vigie: {m}");
+            Err(ExitCode::from(EXIT_USAGE))
+        }
+    }
+}
+
+impl Folders {
+    /// The grammars and rule sets, then the files of `paths`; what went wrong is said on
+    /// stderr and given as the exit code.
+    pub fn load_with(
+        &self,
+        paths: &[PathBuf],
+        quiet: bool,
+    ) -> Result<(Loaded, vigie::Walk), ExitCode> {
+        let loaded = self.load(quiet).map_err(|m| {
+            say!("vigie: {m}");
+            ExitCode::from(EXIT_CANNOT_RUN)
+        })?;
+        Ok((loaded, walk(paths, quiet)?))
+    }
+}
+
 /// Runs the command.
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Analyze(a) => analyze::run(a),
         Command::Cas(a) => cas::run(a),
+        Command::Letters(a) => letters::run(a),
         Command::Rules(c) => rules::run(c),
         Command::Grammars(c) => grammars::run(c),
     }

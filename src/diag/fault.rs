@@ -39,6 +39,8 @@ pub enum FaultKind {
     DateComparedWithText,
     /// Two versions of a rule in force on the same date.
     VersionOverlap,
+    /// A letter template that does not compile.
+    Template,
     /// Nothing to load where something was expected (no grammar, no rule set).
     Empty,
 }

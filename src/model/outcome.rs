@@ -165,6 +165,9 @@ pub struct Outcome {
     #[serde(skip_serializing_if = "Option::is_none")]
     /// Where it comes from.
     pub source: Option<Source>,
+    /// The fact's date (an invoice's lot date), for letters; not in the report.
+    #[serde(skip)]
+    pub date: Option<chrono::NaiveDate>,
     /// Details some kinds carry (docs/formats/report.md): `motif` for NOEMIE guidance; `field`,
     /// `values` and `return_to` for conflicts.
     #[serde(flatten)]
@@ -212,6 +215,7 @@ impl Outcome {
                 column,
                 field: field.map(str::to_string),
             }),
+            date: None,
             details: Details::default(),
         }
     }

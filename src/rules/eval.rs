@@ -347,15 +347,15 @@ impl Evaluator {
         let sound = node.state == NodeState::Sound;
         let key = node.group.id;
         let refs: Vec<&Node> = chain.iter().map(|n| &**n).collect();
-        let date = node
+        let fact_date = node
             .group
             .date
             .as_ref()
             .and_then(|p| match resolve(p, &refs).as_deref() {
                 Some(Value::Date(d)) => Some(*d),
                 _ => None,
-            })
-            .unwrap_or(self.as_of);
+            });
+        let date = fact_date.unwrap_or(self.as_of);
         for (si, cs) in self.sets.iter_mut().enumerate() {
             let rules = cs.by_scope.get(&key);
             let choices = cs.choices.get(&key).filter(|_| sound);
@@ -386,7 +386,9 @@ impl Evaluator {
                         let fired = !firings.is_empty();
                         if only.is_none_or(|o| o == &*rule.code) {
                             for details in firings {
-                                out.push(outcome(set, rule, unit, &refs, details.as_ref()));
+                                let mut o = outcome(set, rule, unit, &refs, details.as_ref());
+                                o.date = fact_date;
+                                out.push(o);
                             }
                         }
                         fired
@@ -632,6 +634,7 @@ fn outcome(
             column: None,
             field: None,
         }),
+        date: None,
         details: {
             let mut d = details.map(outcome_details).unwrap_or_default();
             // The field the rule tests, unless its script named another (CAS-N-ID: rpps or nir).

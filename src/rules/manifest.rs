@@ -339,6 +339,8 @@ pub struct RuleSet {
     pub choices: Vec<Choice>,
     /// What is paid on each fact of a scope, decided after every rule (CAS).
     pub participation: Option<Participation>,
+    /// Its letter templates (`letters/*.j2`).
+    pub letters: Vec<super::letters::Template>,
 }
 
 impl RuleSet {
@@ -436,6 +438,7 @@ impl<'a> Loader<'a> {
         if let Some(p) = spec.participation {
             set.participation = self.participation(&doc, &set, p, &mut faults);
         }
+        set.letters = super::letters::load(dir, &mut faults);
         overlapping_versions(&doc, &set, &mut faults);
         if faults.is_empty() {
             Ok(set)
@@ -501,6 +504,7 @@ impl<'a> Loader<'a> {
             rules: Vec::new(),
             choices: Vec::new(),
             participation: None,
+            letters: Vec::new(),
         }
     }
 

@@ -8,6 +8,7 @@ pub mod engine;
 pub mod eval;
 pub mod fault;
 pub mod helpers;
+pub mod letters;
 pub mod manifest;
 pub mod participation;
 
