@@ -172,7 +172,8 @@ fn letters_go_to_a_real_smtp_server_once_and_a_server_down_loses_nothing() {
         "{parsed}"
     );
     assert!(parsed.contains("vos factures à corriger"), "{parsed}");
-    assert!(parsed.contains("3 place de la République"), "{parsed}");
+    assert!(parsed.contains("Paris, le 20/11/2026"), "{parsed}");
+    assert!(parsed.contains("Nos contrôles ont relevé"), "{parsed}");
     assert!(parsed.contains("Facture 000342603"), "{parsed}");
     assert!(parsed.contains("Agnès Martin"), "{parsed}");
     for m in &got {
@@ -324,5 +325,114 @@ fn without_a_server_letters_go_to_the_outbox_and_a_dry_run_sends_nothing() {
         .as_str()
         .unwrap()
         .contains('.'));
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// The text of page `page` of a PDF, by poppler's `pdftotext` (`.ci/run` installs
+/// poppler-utils).
+fn pdf_text(pdf: &Path, page: u32) -> String {
+    let o = Command::new("pdftotext")
+        .args(["-layout", "-f", &page.to_string(), "-l", &page.to_string()])
+        .arg(pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext runs (apt install poppler-utils)");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout).unwrap()
+}
+
+#[test]
+fn postal_letters_are_a4_pdfs_that_read_back() {
+    let dir = scratch("pdf");
+    let out = dir.join("courrier");
+    let inputs = inputs();
+    let o = vigie(
+        &[
+            "letters",
+            "--agent",
+            "Agnès Martin",
+            "--as-of",
+            "2026-11-20",
+            "--out",
+            out.to_str().unwrap(),
+            &inputs,
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let list = lines(&out.join("letters.jsonl"));
+    let postal: Vec<PathBuf> = list
+        .iter()
+        .filter(|l| l["channel"] == "postal" && l["status"] == "written")
+        .map(|l| PathBuf::from(l["file"].as_str().unwrap()))
+        .collect();
+    assert!(postal.len() > 10, "{} postal letters", postal.len());
+    let mut flowed = 0;
+    for pdf in &postal {
+        let bytes = std::fs::read(pdf).unwrap();
+        assert!(bytes.starts_with(b"%PDF-"), "{}", pdf.display());
+        assert!(bytes.len() < 200_000, "fonts subset: {} bytes", bytes.len());
+        // A4 (595 × 842 points) and the fonts embedded.
+        let info = Command::new("pdfinfo").arg(pdf).output().unwrap();
+        let info = String::from_utf8_lossy(&info.stdout).into_owned();
+        assert!(
+            info.contains("595.276 x 841.89 pts") || info.contains("595.28 x 841.89 pts"),
+            "{info}"
+        );
+        let first = pdf_text(pdf, 1);
+        assert!(first.contains("Agnès Martin"), "{first}");
+        assert_eq!(vigie::mask_nirs(&first), first, "no NIR in a letter");
+        let pages: u32 = info
+            .lines()
+            .find_map(|l| l.strip_prefix("Pages:"))
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap();
+        if pages > 1 {
+            // The table flowed onto the next page, its header repeated there.
+            let next = pdf_text(pdf, 2);
+            assert!(
+                next.contains("Facture") && next.contains("Points relevés"),
+                "{next}"
+            );
+            assert!(next.contains(&format!("page 2 / {pages}")), "{next}");
+            flowed += 1;
+        }
+    }
+    assert!(flowed > 0, "some letter's table runs onto a second page");
+    // A PS's letter: its name and address in the window, accents, its invoices in the table.
+    let petit = out.join("postal/ps-132202888.pdf");
+    let text = pdf_text(&petit, 1);
+    for expected in [
+        "Cabinet Petit",
+        "7 place de la République",
+        "75011 PARIS",
+        "Paris, le 20/11/2026",
+        "Factures concernées",
+        "000144003",
+        "Objet : Assurance Maladie — vos factures à corriger",
+    ] {
+        assert!(text.contains(expected), "{expected}:\n{text}");
+    }
+    // The address sits in the window of a DL envelope: right half, upper third of the page.
+    let bbox = Command::new("pdftotext")
+        .args(["-bbox", "-f", "1", "-l", "1"])
+        .arg(&petit)
+        .arg("-")
+        .output()
+        .unwrap();
+    let html = String::from_utf8_lossy(&bbox.stdout).into_owned();
+    let word = html
+        .lines()
+        .find(|l| l.contains(">Petit<"))
+        .expect("the name's box");
+    let coord = |k: &str| -> f32 {
+        let at = word.find(&format!("{k}=\"")).unwrap() + k.len() + 2;
+        word[at..].split('"').next().unwrap().parse().unwrap()
+    };
+    let (x_mm, y_mm) = (coord("xMin") * 0.3528, coord("yMin") * 0.3528);
+    assert!(
+        (100.0..140.0).contains(&x_mm) && (40.0..65.0).contains(&y_mm),
+        "name at {x_mm} mm, {y_mm} mm"
+    );
     std::fs::remove_dir_all(dir).ok();
 }

@@ -10,6 +10,7 @@ use lettre::message::{header::ContentType, Mailbox};
 use lettre::{FileTransport, Message, SmtpTransport, Transport};
 use serde::Serialize;
 
+use super::pdf::{self, Fonts, Page};
 use super::register::Register;
 use super::{Channel, Letter, Recipient, Told};
 
@@ -179,7 +180,7 @@ pub fn message(letter: &Letter, from: &Mailbox) -> Result<Message, String> {
         .to(to)
         .subject(letter.subject_line.clone())
         .header(ContentType::TEXT_PLAIN)
-        .body(letter.body.clone())
+        .body(letter.email_text())
         .map_err(|e| format!("message impossible à composer : {e}"))
 }
 
@@ -238,15 +239,25 @@ fn email(letter: &Letter, run: &Run) -> Result<(Status, String), Undelivered> {
     }
 }
 
-/// Writes a postal letter (its text; the printable PDF is the next step of this issue).
+/// Writes a postal letter as a printable PDF.
 fn postal(letter: &Letter, dir: &Path) -> Result<(Status, String), String> {
+    let fonts = Fonts::find(&letter.letters_dir)?;
+    let page = Page {
+        sender: &letter.sender,
+        address: &letter.address,
+        place_date: &letter.place_date,
+        subject: &letter.subject_line,
+        body: &letter.body,
+        table: letter.table.as_ref(),
+    };
+    let bytes = pdf::render(&page, &fonts)?;
     std::fs::create_dir_all(dir).map_err(|e| format!("{} : {e}", dir.display()))?;
     let kind = match letter.kind {
         Recipient::Ps => "ps",
         Recipient::Medecin => "medecin",
     };
-    let path = dir.join(format!("{kind}-{}.txt", letter.recipient));
-    crate::report::write_atomically(&path, |w| w.write_all(letter.body.as_bytes()))
+    let path = dir.join(format!("{kind}-{}.pdf", letter.recipient));
+    crate::report::write_atomically(&path, |w| w.write_all(&bytes))
         .map_err(|e| format!("{} : {e}", path.display()))?;
     Ok((Status::Written, path.display().to_string()))
 }

@@ -5,6 +5,7 @@
 //! and records each in the [`register`] so that nothing is sent twice.
 
 pub mod deliver;
+pub mod pdf;
 pub mod register;
 
 use std::collections::BTreeMap;
@@ -51,6 +52,18 @@ pub struct Told {
     pub subject: BTreeMap<String, String>,
 }
 
+impl Letter {
+    /// The text of the e-mail: sender, place and date, then the body.
+    pub fn email_text(&self) -> String {
+        format!(
+            "{}\n\n{}\n\n{}",
+            self.sender.join("\n"),
+            self.place_date,
+            self.body
+        )
+    }
+}
+
 impl Told {
     /// The register's key: code and subject (and for a participation what was decided).
     pub fn key(&self) -> String {
@@ -78,8 +91,18 @@ pub struct Letter {
     pub channel: Channel,
     /// The subject line.
     pub subject_line: String,
-    /// The text.
+    /// The sender's block (`expediteur.j2`), one line each.
+    pub sender: Vec<String>,
+    /// The recipient's name and address lines.
+    pub address: Vec<String>,
+    /// "Paris, le 20/11/2026".
+    pub place_date: String,
+    /// The body (from the salutation to the signature).
     pub body: String,
+    /// For a postal letter to a PS: the invoices concerned.
+    pub table: Option<pdf::Table>,
+    /// The folder of the templates (and of the letter font, if the rule set brings one).
+    pub letters_dir: std::path::PathBuf,
     /// What it tells of.
     pub told: Vec<Told>,
     /// For a doctor: the participation's status, amount and blocking codes.
@@ -306,6 +329,8 @@ fn render_ps(
         Channel::Postal
     };
     let set = set_with(ctx.sets, PS_TEMPLATES.1)?;
+    let postal = channel == Channel::Postal;
+    let table = postal.then(|| invoice_table(&invoices));
     let values = minijinja::context! {
         ps => minijinja::context! { n_ps, nom => &name, adresse => &address },
         factures => invoices,
@@ -313,19 +338,61 @@ fn render_ps(
         agent => ctx.agent,
         lieu => lieu(set),
         date => date_fr(ctx.date),
+        postal,
     };
-    let (subject_line, body) = render(set, PS_TEMPLATES, &values)?;
+    let (subject_line, sender, body) = render(set, PS_TEMPLATES, &values)?;
     Ok(Letter {
         kind: Recipient::Ps,
         recipient: n_ps.to_string(),
+        address: std::iter::once(name.clone()).chain(address).collect(),
         name,
-        email: email.filter(|_| channel == Channel::Email),
+        email: email.filter(|_| !postal),
         channel,
         subject_line,
+        sender,
+        place_date: format!("{}, le {}", lieu(set), date_fr(ctx.date)),
         body,
+        table,
+        letters_dir: set.dir.join(letters::FOLDER),
         told: outcomes.iter().map(|o| told(o)).collect(),
         participation: None,
     })
+}
+
+/// The table of a postal letter to a PS: one row per invoice, its points and what to do.
+fn invoice_table(invoices: &[Invoice]) -> pdf::Table {
+    let rows = invoices
+        .iter()
+        .map(|i| {
+            let points: Vec<String> = i
+                .constats
+                .iter()
+                .map(|c| match &c.consigne {
+                    Some(todo) => format!("{}\nÀ faire : {todo}", c.message),
+                    None => c.message.clone(),
+                })
+                .collect();
+            vec![
+                i.n_facture.clone(),
+                i.n_lot.clone().unwrap_or_default(),
+                i.date.map(date_fr).unwrap_or_default(),
+                points.join("\n"),
+            ]
+        })
+        .collect();
+    pdf::Table {
+        title: "Factures concernées".into(),
+        header: [
+            "Facture",
+            "Lot",
+            "Date",
+            "Points relevés et ce qu'il faut faire",
+        ]
+        .map(String::from)
+        .to_vec(),
+        widths: vec![22.0, 12.0, 22.0, 114.0],
+        rows,
+    }
 }
 
 /// What a blocking code means, in words: the title of its rule in the rule set.
@@ -355,6 +422,7 @@ fn render_doctor(p: &Paid, adh: &Node, ctx: &Context) -> Result<Letter, String> 
     .filter(|l| !l.trim().is_empty())
     .collect();
     let (nom, prenom) = (text(adh, "nom"), text(adh, "prenom"));
+    let postal = email.is_none();
     let values = minijinja::context! {
         medecin => minijinja::context! { rpps => &rpps, nom => &nom, prenom => &prenom, adresse => &address },
         annee => &annee,
@@ -364,8 +432,9 @@ fn render_doctor(p: &Paid, adh: &Node, ctx: &Context) -> Result<Letter, String> 
         agent => ctx.agent,
         lieu => lieu(set),
         date => date_fr(ctx.date),
+        postal,
     };
-    let (subject_line, body) = render(set, DOCTOR_TEMPLATES, &values)?;
+    let (subject_line, sender, body) = render(set, DOCTOR_TEMPLATES, &values)?;
     let decided: BTreeMap<String, String> = ["statut", "montant", "motifs"]
         .iter()
         .map(|k| (k.to_string(), p.get(k).to_string()))
@@ -376,18 +445,24 @@ fn render_doctor(p: &Paid, adh: &Node, ctx: &Context) -> Result<Letter, String> 
     // A new decision (another status or amount) is a new letter.
     subject.insert("statut".into(), p.get("statut").to_string());
     subject.insert("montant".into(), p.get("montant").to_string());
+    let name = format!("Dr {prenom} {nom}");
     Ok(Letter {
         kind: Recipient::Medecin,
         recipient: rpps,
-        name: format!("Dr {prenom} {nom}"),
-        channel: if email.is_some() {
-            Channel::Email
-        } else {
+        address: std::iter::once(name.clone()).chain(address).collect(),
+        name,
+        channel: if postal {
             Channel::Postal
+        } else {
+            Channel::Email
         },
         email,
         subject_line,
+        sender,
+        place_date: format!("{}, le {}", lieu(set), date_fr(ctx.date)),
         body,
+        table: None,
+        letters_dir: set.dir.join(letters::FOLDER),
         told: vec![Told {
             code: crate::rules::participation::CODE.to_string(),
             subject,
@@ -418,12 +493,15 @@ fn lieu(set: &RuleSet) -> String {
         .unwrap_or_default()
 }
 
-/// Renders the subject line and the body templates of `set`.
+/// The sender's block template of a rule set.
+const SENDER_TEMPLATE: &str = "expediteur.j2";
+
+/// Renders the subject line, the sender's block and the body templates of `set`.
 fn render(
     set: &RuleSet,
     (subject, body): (&str, &str),
     values: &minijinja::Value,
-) -> Result<(String, String), String> {
+) -> Result<(String, Vec<String>, String), String> {
     let env = letters::environment(&set.letters);
     let one = |name: &str| -> Result<String, String> {
         env.get_template(name)
@@ -439,7 +517,13 @@ fn render(
             })
     };
     let subject_line = one(subject)?.trim().to_string();
-    Ok((subject_line, mask_nirs(&one(body)?)))
+    let sender = one(SENDER_TEMPLATE)?
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect();
+    Ok((subject_line, sender, mask_nirs(one(body)?.trim())))
 }
 
 /// `1431.44` → `1 431,44 €` (empty stays empty).
