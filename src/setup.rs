@@ -75,16 +75,17 @@ impl Setup {
         (analysis, outputs)
     }
 
-    /// Analyses `inputs` and writes the letters they call for: to each PS about its Flux tiers
-    /// outcomes (addressed from the directory of PS among the inputs), to each adherent doctor
-    /// about the year's participation. Outcomes `told_before` says were told are left out.
+    /// Analyses `inputs` and writes what they call for: the letters to each PS about its Flux
+    /// tiers outcomes (addressed from the directory of PS among the inputs) and to each
+    /// adherent doctor about the year's participation — outcomes `told_before` says were told
+    /// left out —, and the CAS files for the organisms.
     pub fn letters(
         &self,
         inputs: Vec<Input>,
         opts: &Options,
         agent: &str,
         told_before: &dyn Fn(&str) -> bool,
-    ) -> (Analysis, Letters) {
+    ) -> (Analysis, Letters, CasOutputs) {
         let opts = Options {
             keep_held: true,
             keep: vec!["annuaire".to_string()],
@@ -102,10 +103,27 @@ impl Setup {
         letters.failed.extend(
             settled
                 .unpaid
-                .into_iter()
-                .map(|u| (u.subject.to_string(), u.message)),
+                .iter()
+                .map(|u| (u.subject.to_string(), u.message.clone())),
         );
-        (analysis, letters)
+        let cas = send::cas::outputs(&analysis, &settled.paid, settled.unpaid);
+        (analysis, letters, cas)
+    }
+
+    /// The e-mail letters `outcomes` (a case's, say) would give each PS, addressed to no one:
+    /// a preview of the letter templates.
+    pub fn preview_letters(
+        &self,
+        outcomes: &[crate::model::Outcome],
+        date: chrono::NaiveDate,
+    ) -> Vec<Result<letters::Letter, String>> {
+        let ctx = letters::Context {
+            agent: "(agent)",
+            date,
+            sets: &self.sets,
+            told_before: &|_| false,
+        };
+        letters::preview(outcomes, &ctx)
     }
 
     /// Runs every rule set's participation over an analysis kept with `keep_held`.

@@ -631,3 +631,25 @@ fn a_mistake_in_the_participation_script_is_found_by_rules_check() {
     );
     std::fs::remove_dir_all(work).ok();
 }
+
+#[test]
+fn rules_test_previews_the_letter_a_case_gives() {
+    let o = vigie(&["rules", "test", "--preview", "rules/flux-tiers"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let out = stdout(&o);
+    let preview = out
+        .split("ok    flux-tiers@2026.11.0 PJ-MANQ — pj S sans pièce, délai dépassé, anomalie")
+        .nth(1)
+        .expect("the PJ-MANQ case");
+    assert!(
+        preview
+            .trim_start()
+            .starts_with("┌ Objet : Assurance Maladie"),
+        "{preview}"
+    );
+    assert!(
+        preview.contains("│ Facture 000000001 (lot 001)")
+            && preview.contains("Ce qu'il faut faire : Nous n'avons pas reçu la pièce"),
+        "{preview}"
+    );
+}

@@ -286,7 +286,12 @@ fn without_a_server_letters_go_to_the_outbox_and_a_dry_run_sends_nothing() {
     assert_eq!(dry.status.code(), Some(0), "{}", stderr(&dry));
     let list = lines(&out.join("letters.jsonl"));
     assert!(status_count(&list, "dry_run") > 20);
-    assert!(!out.join("outbox").exists() && !out.join("registre.jsonl").exists());
+    assert!(
+        !out.join("outbox").exists()
+            && !out.join("registre.jsonl").exists()
+            && !out.join("cas").exists(),
+        "a dry run writes nothing but its list"
+    );
     // The PS of lot 02 is not in the directory: reported, with what it would have been told.
     let unaddressed: Vec<&serde_json::Value> = list
         .iter()
@@ -316,6 +321,15 @@ fn without_a_server_letters_go_to_the_outbox_and_a_dry_run_sends_nothing() {
             eml.contains("Subject: ") && eml.contains("Content-Type: text/plain; charset=utf-8")
         );
     }
+    // The same run wrote the CAS files for the organisms.
+    assert_eq!(
+        std::fs::read(out.join("cas/participations-2025.csv")).unwrap(),
+        std::fs::read(common::path(
+            "tests/data/expected-cas/participations-2025.csv"
+        ))
+        .unwrap()
+    );
+    assert!(out.join("cas/retour-ACOSS-2025.csv").is_file());
     // A doctor's line carries the participation.
     let doctor = list
         .iter()

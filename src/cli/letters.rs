@@ -15,6 +15,7 @@ use vigie::{Channel, Delivery, Mailer, Options, Register, Status};
 #[command(after_help = "Where letters go (under --out, ./courrier by default):
   outbox/          e-mails as .eml files, when no SMTP server is configured
   postal/          letters for the post (a PS without Compagnon or e-mail, a doctor without e-mail)
+  cas/             the CAS returns to the organisms and the participations (as vigie cas writes them)
   registre.jsonl   what was sent, to whom, when, by whom: a second run sends only what is new
   letters.jsonl    this run's letters, one JSON object per letter (status sent, written, failed,
                    already_sent, dry_run, unaddressed)
@@ -101,7 +102,7 @@ pub fn run(a: Args) -> ExitCode {
     };
     let date = a.as_of.unwrap_or_else(|| chrono::Local::now().date_naive());
     let told_before = |key: &str| register.has(key);
-    let (analysis, letters) =
+    let (analysis, letters, cas) =
         loaded
             .setup
             .letters(vigie::files(&walk.files), &opts, &agent, &told_before);
@@ -129,6 +130,20 @@ pub fn run(a: Args) -> ExitCode {
             .iter()
             .map(|u| Delivery::unaddressed(&u.n_ps, &u.told)),
     );
+    let cas_dir = a.out.join("cas");
+    if !a.dry_run && !cas.files.is_empty() {
+        match cas.write(&cas_dir) {
+            Ok(written) if !a.quiet => {
+                say!(
+                    "vigie: {} fichier(s) CAS pour les organismes dans {}",
+                    written.len(),
+                    cas_dir.display()
+                );
+            }
+            Ok(_) => {}
+            Err(e) => return fail(EXIT_CANNOT_RUN, format!("{} : {e}", cas_dir.display())),
+        }
+    }
     let list = a.out.join("letters.jsonl");
     let written = std::fs::create_dir_all(&a.out).and_then(|()| {
         vigie::report::write_atomically(&list, |w| {

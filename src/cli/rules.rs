@@ -43,6 +43,10 @@ pub struct TestArgs {
     /// Writes each case file's snapshot from the outcomes obtained.
     #[arg(long)]
     accept: bool,
+    /// Prints after each case the letter its outcomes would give the PS (the templates of
+    /// letters/, addressed to no one).
+    #[arg(long)]
+    preview: bool,
     /// Folder of the snapshots [default: tests/snapshots beside the rules folder].
     #[arg(long, value_name = "DIR")]
     snapshots: Option<PathBuf>,
@@ -135,6 +139,9 @@ fn test(w: &mut dyn Write, loaded: &Loaded, t: &TestArgs) -> io::Result<bool> {
             };
             for r in &results {
                 report(w, set, r, &mut passed, &mut failures)?;
+                if t.preview {
+                    preview(w, loaded, r)?;
+                }
             }
             if t.accept {
                 accept(w, &snapshots, &set.dir, &file, &results)?;
@@ -159,6 +166,24 @@ fn test(w: &mut dyn Write, loaded: &Loaded, t: &TestArgs) -> io::Result<bool> {
         }
     }
     Ok(!failures.is_empty())
+}
+
+/// The letters a case's outcomes would give, indented under the case.
+fn preview(w: &mut dyn Write, loaded: &Loaded, r: &CaseResult) -> io::Result<()> {
+    let date = chrono::Local::now().date_naive();
+    for letter in loaded.setup.preview_letters(&r.outcomes, date) {
+        match letter {
+            Ok(l) => {
+                writeln!(w, "      ┌ Objet : {}", l.subject_line)?;
+                for line in l.email_text().lines() {
+                    writeln!(w, "      │ {line}")?;
+                }
+                writeln!(w, "      └")?;
+            }
+            Err(e) => writeln!(w, "      lettre impossible : {e}")?,
+        }
+    }
+    Ok(())
 }
 
 fn report(

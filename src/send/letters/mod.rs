@@ -165,7 +165,7 @@ pub fn letters(analysis: &Analysis, paid: &[Paid], ctx: &Context) -> Letters {
             .filter(|o| !(ctx.told_before)(&told(o).key()))
             .collect();
         let shown = if fresh.is_empty() { &outcomes } else { &fresh };
-        match render_ps(&n_ps, entry, shown, ctx) {
+        match render_ps(&n_ps, Addressee::of(entry), shown, ctx) {
             Ok(letter) if fresh.is_empty() => out.already_sent.push(letter),
             Ok(letter) => out.letters.push(letter),
             Err(e) => out.failed.push((format!("PS {n_ps}"), e)),
@@ -274,9 +274,56 @@ fn french_date<S: serde::Serializer>(d: &Option<NaiveDate>, s: S) -> Result<S::O
     }
 }
 
+/// Where a PS is written to: its directory entry.
+struct Addressee {
+    name: String,
+    address: Vec<String>,
+    email: Option<String>,
+    /// Subscribed to Compagnon (e-mail notices).
+    compagnon: bool,
+}
+
+impl Addressee {
+    fn of(entry: &Node) -> Addressee {
+        let address = ["adresse1", "adresse2"]
+            .iter()
+            .map(|f| text(entry, f))
+            .chain([format!(
+                "{} {}",
+                text(entry, "code_postal"),
+                text(entry, "ville")
+            )])
+            .filter(|l| !l.trim().is_empty())
+            .collect();
+        Addressee {
+            name: text(entry, "raison_sociale"),
+            address,
+            email: Some(text(entry, "email")).filter(|e| !e.is_empty()),
+            compagnon: entry.field("compagnon").display().as_deref() == Some("O"),
+        }
+    }
+}
+
+/// The e-mail letters `outcomes` would give each PS, addressed to no one (a preview of the
+/// templates for rule authors: `vigie rules test --preview`).
+pub fn preview(outcomes: &[Outcome], ctx: &Context) -> Vec<Result<Letter, String>> {
+    ps_outcomes(outcomes)
+        .into_iter()
+        .map(|(n_ps, outcomes)| {
+            let nobody = Addressee {
+                name: format!("PS {n_ps}"),
+                address: vec!["(adresse de l'annuaire)".into()],
+                email: Some("ps@exemple.invalid".into()),
+                compagnon: true,
+            };
+            render_ps(&n_ps, nobody, &outcomes, ctx)
+        })
+        .collect()
+}
+
 fn render_ps(
     n_ps: &str,
-    entry: &Node,
+    to: Addressee,
     outcomes: &[&Outcome],
     ctx: &Context,
 ) -> Result<Letter, String> {
@@ -310,19 +357,12 @@ fn render_ps(
             }),
         }
     }
-    let name = text(entry, "raison_sociale");
-    let address: Vec<String> = ["adresse1", "adresse2"]
-        .iter()
-        .map(|f| text(entry, f))
-        .chain([format!(
-            "{} {}",
-            text(entry, "code_postal"),
-            text(entry, "ville")
-        )])
-        .filter(|l| !l.trim().is_empty())
-        .collect();
-    let email = Some(text(entry, "email")).filter(|e| !e.is_empty());
-    let compagnon = entry.field("compagnon").display().as_deref() == Some("O");
+    let Addressee {
+        name,
+        address,
+        email,
+        compagnon,
+    } = to;
     let channel = if compagnon && email.is_some() {
         Channel::Email
     } else {
