@@ -176,6 +176,16 @@ fn letters_go_to_a_real_smtp_server_once_and_a_server_down_loses_nothing() {
     assert!(parsed.contains("Nos contrôles ont relevé"), "{parsed}");
     assert!(parsed.contains("Facture 000342603"), "{parsed}");
     assert!(parsed.contains("Agnès Martin"), "{parsed}");
+    // The letter rides along as a printable PDF.
+    let pdf = attachment(dubois, "ps-336043909.pdf");
+    assert!(pdf.starts_with(b"%PDF-"), "a PDF attached");
+    let path = dir.join("attached.pdf");
+    std::fs::write(&path, &pdf).unwrap();
+    let text = pdf_text(&path, 1);
+    assert!(
+        text.contains("Nos contrôles ont relevé") && text.contains("Cabinet Dubois"),
+        "{text}"
+    );
     for m in &got {
         let text = decode(m);
         assert_eq!(vigie::mask_nirs(&text), text, "no NIR in a letter");
@@ -209,6 +219,19 @@ fn decode(raw: &str) -> String {
     text.push('\n');
     text.push_str(&quoted_printable(body));
     text
+}
+
+/// The bytes of the attachment called `name` (base64) in a raw message.
+fn attachment(raw: &str, name: &str) -> Vec<u8> {
+    let raw = raw.replace("\r\n", "\n");
+    let at = raw
+        .find(&format!("filename=\"{name}\""))
+        .unwrap_or_else(|| panic!("no attachment {name}"));
+    let part = &raw[at..];
+    let start = part.find("\n\n").unwrap() + 2;
+    let end = part[start..].find("\n--").map_or(part.len(), |e| start + e);
+    let b64: String = part[start..end].split_whitespace().collect();
+    base64(&b64)
 }
 
 /// RFC 2047 `=?utf-8?b?…?=` words.

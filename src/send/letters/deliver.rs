@@ -1,4 +1,5 @@
-//! Delivering letters: e-mail as RFC 5322 messages (UTF-8 subject and text) into an outbox of
+//! Delivering letters: e-mail as RFC 5322 messages (UTF-8 subject and text, the letter as a
+//! printable PDF attached) into an outbox of
 //! `.eml` files or to an SMTP server, retried a bounded number of times; postal letters written
 //! to disk. A letter is recorded in the register only once the server accepted it or the disk
 //! holds it.
@@ -6,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use lettre::message::{header::ContentType, Mailbox};
+use lettre::message::{header::ContentType, Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::{FileTransport, Message, SmtpTransport, Transport};
 use serde::Serialize;
 
@@ -167,6 +168,7 @@ pub fn deliver(letters: &[Letter], run: &Run, register: &mut Register) -> Vec<De
 }
 
 /// The RFC 5322 message of an e-mail letter.
+/// The text in the body, the same letter as a printable PDF attached.
 pub fn message(letter: &Letter, from: &Mailbox) -> Result<Message, String> {
     let address = letter
         .email
@@ -175,13 +177,42 @@ pub fn message(letter: &Letter, from: &Mailbox) -> Result<Message, String> {
         .parse()
         .map_err(|e| format!("adresse électronique refusée : {e}"))?;
     let to = Mailbox::new(Some(letter.name.clone()), address);
+    let pdf_type =
+        ContentType::parse("application/pdf").map_err(|e| format!("type de pièce jointe : {e}"))?;
+    let attached = Attachment::new(file_name(letter)).body(pdf_bytes(letter)?, pdf_type);
     Message::builder()
         .from(from.clone())
         .to(to)
         .subject(letter.subject_line.clone())
-        .header(ContentType::TEXT_PLAIN)
-        .body(letter.email_text())
+        .multipart(
+            MultiPart::mixed()
+                .singlepart(SinglePart::plain(letter.email_text()))
+                .singlepart(attached),
+        )
         .map_err(|e| format!("message impossible à composer : {e}"))
+}
+
+/// `ps-132202888.pdf`, `medecin-10005173140.pdf`.
+fn file_name(letter: &Letter) -> String {
+    let kind = match letter.kind {
+        Recipient::Ps => "ps",
+        Recipient::Medecin => "medecin",
+    };
+    format!("{kind}-{}.pdf", letter.recipient)
+}
+
+/// The letter as a PDF.
+fn pdf_bytes(letter: &Letter) -> Result<Vec<u8>, String> {
+    let fonts = Fonts::find(&letter.letters_dir)?;
+    let page = Page {
+        sender: &letter.sender,
+        address: &letter.address,
+        place_date: &letter.place_date,
+        subject: &letter.subject_line,
+        body: &letter.body,
+        table: letter.table.as_ref(),
+    };
+    pdf::render(&page, &fonts)
 }
 
 /// Why an e-mail was not delivered; `Unreachable` when the server never answered.
@@ -241,22 +272,9 @@ fn email(letter: &Letter, run: &Run) -> Result<(Status, String), Undelivered> {
 
 /// Writes a postal letter as a printable PDF.
 fn postal(letter: &Letter, dir: &Path) -> Result<(Status, String), String> {
-    let fonts = Fonts::find(&letter.letters_dir)?;
-    let page = Page {
-        sender: &letter.sender,
-        address: &letter.address,
-        place_date: &letter.place_date,
-        subject: &letter.subject_line,
-        body: &letter.body,
-        table: letter.table.as_ref(),
-    };
-    let bytes = pdf::render(&page, &fonts)?;
+    let bytes = pdf_bytes(letter)?;
     std::fs::create_dir_all(dir).map_err(|e| format!("{} : {e}", dir.display()))?;
-    let kind = match letter.kind {
-        Recipient::Ps => "ps",
-        Recipient::Medecin => "medecin",
-    };
-    let path = dir.join(format!("{kind}-{}.pdf", letter.recipient));
+    let path = dir.join(file_name(letter));
     crate::report::write_atomically(&path, |w| w.write_all(&bytes))
         .map_err(|e| format!("{} : {e}", path.display()))?;
     Ok((Status::Written, path.display().to_string()))

@@ -114,22 +114,25 @@ impl Metrics<'_> {
         units / upem * size * MM_PER_PT
     }
 
-    /// `text` broken into lines no wider than `width` mm (words longer than a line are cut).
+    /// `text` broken into lines no wider than `width` mm; a line's indentation is kept on its
+    /// continuation lines (a word longer than a line stands alone on it).
     fn wrap(&self, text: &str, size: f32, width: f32) -> Vec<String> {
         let mut lines = Vec::new();
         for paragraph in text.split('\n') {
-            let mut line = String::new();
-            for word in paragraph.split(' ') {
-                let candidate = if line.is_empty() {
-                    word.to_string()
+            let words = paragraph.trim_start();
+            let indent = &paragraph[..paragraph.len() - words.len()];
+            let mut line = indent.to_string();
+            for word in words.split(' ').filter(|w| !w.is_empty()) {
+                let fresh = line.trim().is_empty();
+                let candidate = if fresh {
+                    format!("{line}{word}")
                 } else {
                     format!("{line} {word}")
                 };
-                if self.width(&candidate, size) <= width || line.is_empty() {
+                if self.width(&candidate, size) <= width || fresh {
                     line = candidate;
                 } else {
-                    lines.push(std::mem::take(&mut line));
-                    line = word.to_string();
+                    lines.push(std::mem::replace(&mut line, format!("{indent}  {word}")));
                 }
             }
             lines.push(line);
