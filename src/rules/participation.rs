@@ -179,9 +179,20 @@ pub fn settle(
             })
         }
     };
-    let about = findings_by_subject(outcomes);
+    let scope_facts: Vec<&Arc<Node>> = facts.iter().filter(|f| f.group.name == p.scope).collect();
+    let keys: Vec<String> = scope_facts
+        .first()
+        .map(|f| {
+            subject_of(&[&***f])
+                .0
+                .iter()
+                .map(|(k, _)| k.to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    let about = findings_by_subject(outcomes, &keys);
     let (mut paid, mut unpaid) = (Vec::new(), Vec::new());
-    for fact in facts.iter().filter(|f| f.group.name == p.scope) {
+    for fact in scope_facts {
         let subject = subject_of(&[&**fact]);
         let constats: Array = about
             .get(&subject.to_string())
@@ -222,14 +233,21 @@ pub fn settle(
 }
 
 /// Outcomes other than errors, by the subject text of the fact they are about: an outcome is
-/// about a fact when its subject starts with the fact's keys (a norm anomaly adds `organisme`).
-fn findings_by_subject(outcomes: &[Outcome]) -> HashMap<String, Vec<&Outcome>> {
+/// about a fact when its subject starts with the fact's `keys` (a norm anomaly adds
+/// `organisme`). Outcomes about other things (an invoice) are not indexed.
+fn findings_by_subject<'o>(
+    outcomes: &'o [Outcome],
+    keys: &[String],
+) -> HashMap<String, Vec<&'o Outcome>> {
     let mut by: HashMap<String, Vec<&Outcome>> = HashMap::new();
+    if keys.is_empty() {
+        return by;
+    }
     for o in outcomes.iter().filter(|o| o.kind != Kind::Error) {
-        // Every prefix of the subject: the fact's own keys are one of them.
-        for n in 1..=o.subject.0.len() {
-            let key = Subject(o.subject.0.iter().take(n).cloned().collect()).to_string();
-            by.entry(key).or_default().push(o);
+        let head = o.subject.0.get(..keys.len());
+        if head.is_some_and(|h| h.iter().zip(keys).all(|((k, _), key)| **k == **key)) {
+            let prefix = Subject(head.unwrap_or_default().to_vec()).to_string();
+            by.entry(prefix).or_default().push(o);
         }
     }
     by
