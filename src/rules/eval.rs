@@ -48,6 +48,18 @@ struct Runner {
 }
 
 impl Runner {
+    /// A runner for `set`: its engine, its time budget, its scope with the parameters, its
+    /// compiled scripts.
+    fn new(engine: Engine, set: &RuleSet, scope: Scope<'static>, asts: Vec<Option<AST>>) -> Runner {
+        Runner {
+            engine,
+            caches: Caches::new(),
+            budget: set.limits.capped().budget(),
+            scope,
+            asts,
+        }
+    }
+
     /// Runs rule `ri` on the facts pushed in the scope above `fact_len`; `None` when its
     /// script did not compile (reported once).
     fn run_rule(&mut self, ri: usize, fact_len: usize) -> Option<Evaluated> {
@@ -94,13 +106,12 @@ impl ScriptRunner {
         let scope = compile_scope(set, &[], as_of);
         ScriptRunner {
             base_len: scope.len(),
-            runner: Runner {
-                engine: engine::build(bindings, &set.limits.capped()),
-                caches: Caches::new(),
-                budget: set.limits.capped().budget(),
+            runner: Runner::new(
+                engine::build(bindings, &set.limits.capped()),
+                set,
                 scope,
-                asts: Vec::new(),
-            },
+                Vec::new(),
+            ),
         }
     }
 
@@ -269,13 +280,7 @@ impl Evaluator {
             compiled.push(CompiledSet {
                 set: Arc::clone(set),
                 base_len: scope.len(),
-                runner: Runner {
-                    engine,
-                    caches: Caches::new(),
-                    budget: set.limits.capped().budget(),
-                    scope,
-                    asts,
-                },
+                runner: Runner::new(engine, set, scope, asts),
                 by_scope,
                 choices,
             });

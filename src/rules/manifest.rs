@@ -357,6 +357,29 @@ impl RuleSet {
     }
 }
 
+/// Reads the script `script` names in `set`'s folder; a file that cannot be read is a fault of
+/// the manifest at that name (`who`: « règle CODE », « participation »).
+pub(super) fn read_script(
+    doc: &Doc,
+    set: &RuleSet,
+    script: &Spanned<String>,
+    who: &str,
+    faults: &mut Vec<Fault>,
+) -> Option<(PathBuf, String)> {
+    let path = set.dir.join(&script.value);
+    match std::fs::read_to_string(&path) {
+        Ok(source) => Some((path, source)),
+        Err(e) => {
+            faults.push(doc.fault(
+                FaultKind::Unreadable,
+                script.span,
+                format!("{who} : script « {} » introuvable ({e})", script.value),
+            ));
+            None
+        }
+    }
+}
+
 /// The names a script may use besides helpers: the parameters, `as_of`, and the groups of its
 /// scope and their ancestors, as a scope to compile against (strict variables).
 pub fn compile_scope(set: &RuleSet, groups: &[String], as_of: NaiveDate) -> Scope<'static> {
@@ -552,21 +575,8 @@ impl<'a> Loader<'a> {
                 ));
             }
         }
-        let script_path = set.dir.join(&r.script.value);
-        let source = match std::fs::read_to_string(&script_path) {
-            Ok(s) => s,
-            Err(e) => {
-                faults.push(doc.fault(
-                    FaultKind::Unreadable,
-                    r.script.span,
-                    format!(
-                        "règle {} : script « {} » introuvable ({e})",
-                        r.code.value, r.script.value
-                    ),
-                ));
-                return None;
-            }
-        };
+        let who = format!("règle {}", r.code.value);
+        let (script_path, source) = read_script(doc, set, &r.script, &who, faults)?;
         let span = r.span;
         let spec = r.value;
         let rule = Rule {

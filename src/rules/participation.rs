@@ -13,7 +13,7 @@ use serde::Deserialize;
 use super::bindings::Bindings;
 use super::engine::Fact;
 use super::eval::ScriptRunner;
-use super::manifest::{scope_chain, Loader, Rule, RuleSet};
+use super::manifest::{read_script, scope_chain, Loader, Rule, RuleSet};
 use crate::diag::{Doc, Fault, FaultKind, Spanned};
 use crate::facts::subject_of;
 use crate::model::{Kind, Node, Outcome, Severity, Subject};
@@ -73,21 +73,7 @@ impl Loader<'_> {
             ));
             return None;
         };
-        let script_path = set.dir.join(&spec.script.value);
-        let source = match std::fs::read_to_string(&script_path) {
-            Ok(s) => s,
-            Err(e) => {
-                faults.push(doc.fault(
-                    FaultKind::Unreadable,
-                    spec.script.span,
-                    format!(
-                        "participation : script « {} » introuvable ({e})",
-                        spec.script.value
-                    ),
-                ));
-                return None;
-            }
-        };
+        let (script_path, source) = read_script(doc, set, &spec.script, "participation", faults)?;
         // Checked as a rule is: names, fields, calls.
         let as_rule = Rule {
             code: Arc::from(CODE),

@@ -151,7 +151,7 @@ const DOCTOR_TEMPLATES: (&str, &str) = ("medecin.objet.j2", "medecin.txt.j2");
 /// and of the participations `paid`.
 pub fn letters(analysis: &Analysis, paid: &[Paid], ctx: &Context) -> Letters {
     let mut out = Letters::default();
-    let directory = directory(&analysis.kept);
+    let directory = records_by(&analysis.kept, "annuaire", "n_ps");
     for (n_ps, outcomes) in ps_outcomes(&analysis.outcomes) {
         let Some(entry) = directory.get(&n_ps) else {
             let told = outcomes.iter().map(|o| told(o)).collect();
@@ -171,7 +171,7 @@ pub fn letters(analysis: &Analysis, paid: &[Paid], ctx: &Context) -> Letters {
             Err(e) => out.failed.push((format!("PS {n_ps}"), e)),
         }
     }
-    let adherents = adherents(&analysis.held);
+    let adherents = records_by(&analysis.held, "cas-adherents", "rpps");
     for p in paid {
         let rpps = p.subject.get("rpps").unwrap_or_default().to_string();
         let Some(adh) = adherents.get(&rpps) else {
@@ -219,28 +219,15 @@ fn text(n: &Node, field: &str) -> String {
     n.field(field).display().unwrap_or_default()
 }
 
-/// The directory of PS by n° PS (the first entry of a number counts).
-fn directory(kept: &[Unit]) -> BTreeMap<String, Arc<Node>> {
+/// The records of grammar `grammar` among `units` by their `key` field (the first record of a
+/// value counts): the directory of PS by n° PS, the adherents of the CAS by RPPS.
+fn records_by(units: &[Unit], grammar: &str, key: &str) -> BTreeMap<String, Arc<Node>> {
     let mut by = BTreeMap::new();
-    for u in kept.iter().filter(|u| u.grammar.name == "annuaire") {
+    for u in units.iter().filter(|u| u.grammar.name == grammar) {
         for n in std::iter::once(&u.node).chain(u.node.children.iter().flatten()) {
-            let n_ps = text(n, "n_ps");
-            if !n_ps.is_empty() {
-                by.entry(n_ps).or_insert_with(|| Arc::clone(n));
-            }
-        }
-    }
-    by
-}
-
-/// The adherents of the CAS by RPPS (the first line of a number counts).
-fn adherents(held: &[Unit]) -> BTreeMap<String, Arc<Node>> {
-    let mut by = BTreeMap::new();
-    for u in held.iter().filter(|u| u.grammar.name == "cas-adherents") {
-        for n in std::iter::once(&u.node).chain(u.node.children.iter().flatten()) {
-            let rpps = text(n, "rpps");
-            if !rpps.is_empty() && n.open.is_some() {
-                by.entry(rpps).or_insert_with(|| Arc::clone(n));
+            let value = text(n, key);
+            if !value.is_empty() {
+                by.entry(value).or_insert_with(|| Arc::clone(n));
             }
         }
     }
