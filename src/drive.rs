@@ -8,13 +8,14 @@
 //! last. A bounded channel keeps memory flat. An input is a file, or records built by a rule
 //! case: both go through the same assembler and joins.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::sync_channel;
 use std::sync::{Arc, PoisonError};
 
 use chrono::NaiveDate;
 
+pub use crate::facts::read::Origin;
 pub use crate::facts::read::Records;
 use crate::facts::read::{assemble_records, detect};
 use crate::facts::{read_file, Joiner, KeyTracker};
@@ -26,8 +27,9 @@ use crate::rules::{Evaluator, RuleSet};
 /// One input of an analysis.
 #[derive(Debug)]
 pub enum Input {
-    /// A file, recognised by its name or content (or `Options::forced`).
-    File(PathBuf),
+    /// A file (on disk, or kept by the store), recognised by its name or content (or
+    /// `Options::forced`).
+    File(Origin),
     /// Records built by a rule case.
     Records(Records),
 }
@@ -166,6 +168,46 @@ impl Analysis {
     }
 }
 
+impl<'a> Feeder<'a> {
+    fn new(grammars: &'a GrammarSet, opts: &'a Options, bytes: &'a AtomicU64) -> Self {
+        Feeder {
+            grammars,
+            opts,
+            bytes,
+            keys: KeyTracker::default(),
+            errors: Vec::new(),
+            readable: 0,
+            units: 0,
+            kept: Vec::new(),
+        }
+    }
+}
+
+/// Reads `inputs` as an analysis does (recognition, decoding, assembly, joins) and hands every
+/// unit to `tap`, evaluating no rule: the store's ingest. The analysis holds the input errors.
+pub fn read(
+    inputs: Vec<Input>,
+    grammars: &GrammarSet,
+    opts: &Options,
+    tap: &mut dyn FnMut(&Unit),
+) -> Analysis {
+    let bytes = AtomicU64::new(0);
+    let inputs_given = inputs.len();
+    let mut joiner = Joiner::new(grammars);
+    let mut feeder = Feeder::new(grammars, opts, &bytes);
+    feeder.feed(inputs, &mut joiner, &mut |u: Unit| tap(&u));
+    let mut outcomes = std::mem::take(&mut feeder.errors);
+    sort_for_report(&mut outcomes, &grammars.subjects);
+    Analysis {
+        outcomes,
+        inputs: inputs_given,
+        readable_inputs: feeder.readable,
+        units: feeder.units,
+        bytes: bytes.load(Ordering::Relaxed),
+        ..Analysis::default()
+    }
+}
+
 /// Runs the analysis of `inputs` (in that order) with `sets`.
 pub fn run(
     inputs: Vec<Input>,
@@ -180,16 +222,7 @@ pub fn run(
         ..Analysis::default()
     };
     let mut joiner = Joiner::new(grammars);
-    let mut feeder = Feeder {
-        grammars,
-        opts,
-        bytes: &bytes,
-        keys: KeyTracker::default(),
-        errors: Vec::new(),
-        readable: 0,
-        units: 0,
-        kept: Vec::new(),
-    };
+    let mut feeder = Feeder::new(grammars, opts, &bytes);
     let as_of = opts
         .as_of
         .unwrap_or_else(|| chrono::Local::now().date_naive());
@@ -282,7 +315,7 @@ pub fn run(
 pub fn files(paths: &[impl AsRef<Path>]) -> Vec<Input> {
     paths
         .iter()
-        .map(|p| Input::File(p.as_ref().to_path_buf()))
+        .map(|p| Input::File(Origin::Path(p.as_ref().to_path_buf())))
         .collect()
 }
 

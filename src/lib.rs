@@ -39,6 +39,7 @@ pub mod report;
 mod rules;
 mod send;
 mod setup;
+mod store;
 mod walk;
 
 pub use diag::{Fault, FaultKind, Faults};
@@ -56,4 +57,8 @@ pub use send::letters::{
     deliver, mask_nirs, Channel, Delivery, Letter, Letters, Mailer, Recipient, Status, Told,
 };
 pub use setup::Setup;
+pub use store::{
+    Agent, AuditEntry, AuditFilter, Backend, Changes, Ingested, Purged, Received, Reconciled, Role,
+    StatusQuery, Store, StoreError, Verified,
+};
 pub use walk::{expand_paths, Walk};

@@ -12,6 +12,15 @@ use crate::rules::manifest::{self, RuleSet};
 use crate::rules::participation::{self, Settled};
 use crate::send::letters::{self, Letters};
 use crate::send::{self, cas::CasOutputs};
+use crate::store::{Agent, Reconciled, Store, StoreError};
+
+/// The code whose outcome, decided as if no document ever came, marks an invoice as awaiting
+/// its document until it is decided on the day (anomalies.md: before the wait is over the
+/// invoice is awaiting its PJ, shown by the store, not an anomaly).
+const AWAITED_CODE: &str = "PJ-MANQ";
+
+/// A day far enough for every wait to be over.
+const HORIZON_DAYS: u64 = 100 * 366;
 
 /// The analysis date of `opts` (today when not given).
 fn as_of(opts: &Options) -> chrono::NaiveDate {
@@ -124,6 +133,97 @@ impl Setup {
             told_before: &|_| false,
         };
         letters::preview(outcomes, &ctx)
+    }
+
+    /// Reconciles what `store` holds on `opts.as_of`: the files received by then, in the
+    /// order they came, analysed as `analyze` would analyse them — so that a PJ received
+    /// weeks after its invoice satisfies it — and what that decided kept in the store with
+    /// the rule set versions, appeared, resolved or changed against the previous reconcile.
+    /// The invoices still awaiting a document are those the awaited rule would flag if none
+    /// came.
+    pub fn reconcile(
+        &self,
+        store: &mut Store,
+        agent: &Agent,
+        opts: &Options,
+    ) -> Result<(Analysis, Reconciled), StoreError> {
+        let as_of = as_of(opts);
+        let inputs = store.inputs(as_of)?;
+        let again: Vec<Input> = inputs
+            .iter()
+            .filter_map(|i| match i {
+                Input::File(o) => Some(Input::File(o.clone())),
+                Input::Records(_) => None,
+            })
+            .collect();
+        let analysis = self.analyze(
+            inputs,
+            &Options {
+                as_of: Some(as_of),
+                ..opts.clone()
+            },
+        );
+        let awaited = self.awaited(again, as_of, opts, &analysis);
+        let versions: Vec<String> = self.sets.iter().map(|s| s.id.to_string()).collect();
+        let changes = store.record_reconcile(
+            agent,
+            as_of,
+            &versions.join(", "),
+            &analysis.outcomes,
+            &awaited,
+        )?;
+        Ok((analysis, changes))
+    }
+
+    /// The outcomes of the awaited rule decided at the horizon that `on_day` does not have:
+    /// the invoices whose wait is still running.
+    fn awaited(
+        &self,
+        inputs: Vec<Input>,
+        as_of: chrono::NaiveDate,
+        opts: &Options,
+        on_day: &Analysis,
+    ) -> Vec<crate::model::Outcome> {
+        let has_rule = self
+            .sets
+            .iter()
+            .any(|s| s.rules.iter().any(|r| &*r.code == AWAITED_CODE));
+        let Some(horizon) = as_of.checked_add_days(chrono::Days::new(HORIZON_DAYS)) else {
+            return Vec::new();
+        };
+        if !has_rule {
+            return Vec::new();
+        }
+        let later = self.analyze(
+            inputs,
+            &Options {
+                as_of: Some(horizon),
+                only: Some(AWAITED_CODE.to_string()),
+                ..opts.clone()
+            },
+        );
+        let decided: std::collections::HashSet<(String, Option<u32>)> = on_day
+            .outcomes
+            .iter()
+            .filter(|o| &*o.code == AWAITED_CODE)
+            .map(|o| {
+                (
+                    o.subject.to_string(),
+                    o.source.as_ref().and_then(|s| s.line),
+                )
+            })
+            .collect();
+        later
+            .outcomes
+            .into_iter()
+            .filter(|o| &*o.code == AWAITED_CODE)
+            .filter(|o| {
+                !decided.contains(&(
+                    o.subject.to_string(),
+                    o.source.as_ref().and_then(|s| s.line),
+                ))
+            })
+            .collect()
     }
 
     /// Runs every rule set's participation over an analysis kept with `keep_held`.

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 /// Modules in flow order; a module may import those of a lower rank only.
-const ORDER: [(&str, u32); 11] = [
+const ORDER: [(&str, u32); 12] = [
     ("model", 0),
     ("diag", 1),
     ("grammar", 2),
@@ -15,7 +15,8 @@ const ORDER: [(&str, u32); 11] = [
     ("report", 5),
     ("cases", 6),
     ("send", 6),
-    ("setup", 7),
+    ("store", 7),
+    ("setup", 8),
 ];
 
 fn rank(module: &str) -> Option<u32> {

@@ -1,7 +1,7 @@
 //! `vigie letters` against real components: a real SMTP server on the loopback interface
 //! (aiosmtpd, with its Maildir handler: `pip install aiosmtpd`, which `.ci/run` does), the
-//! outbox of `.eml` files, the register that makes a second run send nothing new, and a server
-//! that is down losing nothing.
+//! outbox of `.eml` files, the register in the store that makes a second run send nothing new,
+//! and a server that is down losing nothing.
 
 mod common;
 
@@ -24,11 +24,46 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// A clean folder whose store (`vigie.db`) has two agents: `a.martin` (Agnès Martin,
+/// administration) and `b.durand` (Bruno Durand, gestion).
 fn scratch(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("vigie-letters-{tag}-{}", std::process::id()));
     std::fs::remove_dir_all(&d).ok();
     std::fs::create_dir_all(&d).unwrap();
+    let store = store_of(&d);
+    for (id, nom, prenom, role, by) in [
+        ("a.martin", "Martin", "Agnès", "administration", ""),
+        ("b.durand", "Durand", "Bruno", "gestion", "a.martin"),
+    ] {
+        let o = vigie(
+            &[
+                "agents", "add", id, "--nom", nom, "--prenom", prenom, "--role", role,
+            ],
+            &[("VIGIE_STORE", &store), ("VIGIE_AGENT", by)],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
     d
+}
+
+/// The store URL of a scratch folder.
+fn store_of(dir: &Path) -> String {
+    format!("sqlite:{}", dir.join("vigie.db").display())
+}
+
+/// The letters the store records as sent on or before 2026-11-20 (`vigie status` lines).
+fn recorded(dir: &Path) -> Vec<serde_json::Value> {
+    let store = store_of(dir);
+    let o = vigie(
+        &["status", "--as-of", "2026-11-20", "--format", "jsonl"],
+        &[("VIGIE_STORE", &store), ("VIGIE_AGENT", "a.martin")],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|l| l["code"] == "COURRIER")
+        .collect()
 }
 
 /// A port nothing listens on now.
@@ -111,9 +146,11 @@ fn letters_go_to_a_real_smtp_server_once_and_a_server_down_loses_nothing() {
     let maildir = dir.join("maildir");
     let port = free_port();
     let url = format!("smtp://127.0.0.1:{port}");
+    let store = store_of(&dir);
     let env = [
+        ("VIGIE_STORE", store.as_str()),
         ("VIGIE_SMTP_URL", url.as_str()),
-        ("VIGIE_AGENT", "Agnès Martin"),
+        ("VIGIE_AGENT", "a.martin"),
         ("VIGIE_MAIL_FROM", "Caisse <flux-tiers@cpam.example>"),
     ];
     let args = [
@@ -138,9 +175,11 @@ fn letters_go_to_a_real_smtp_server_once_and_a_server_down_loses_nothing() {
         .iter()
         .filter(|l| l["channel"] == "email")
         .all(|l| l["status"] == "failed"));
-    let registered = std::fs::read_to_string(out.join("registre.jsonl")).unwrap_or_default();
+    let registered = recorded(&dir);
     assert!(
-        !registered.contains("\"channel\":\"email\""),
+        !registered
+            .iter()
+            .any(|l| l["message"].as_str().unwrap().contains("par email")),
         "no e-mail recorded as sent while the server was down"
     );
 
@@ -203,6 +242,12 @@ fn letters_go_to_a_real_smtp_server_once_and_a_server_down_loses_nothing() {
     assert_eq!(status_count(&list, "sent"), 0);
     assert!(status_count(&list, "already_sent") >= emails);
     assert_eq!(received(&maildir).len(), emails, "nothing received twice");
+    // The register, in the store, names the agent who ran the mailing.
+    let registered = recorded(&dir);
+    assert!(registered
+        .iter()
+        .any(|l| l["message"].as_str().unwrap().contains("par email")
+            && l["message"].as_str().unwrap().contains("agent a.martin")));
     drop(server);
     std::fs::remove_dir_all(dir).ok();
 }
@@ -303,16 +348,14 @@ fn without_a_server_letters_go_to_the_outbox_and_a_dry_run_sends_nothing() {
         ];
         args.extend(extra);
         args.push(&inputs);
-        vigie(&args, &[])
+        vigie(&args, &[("VIGIE_STORE", &store_of(&dir))])
     };
-    let dry = letters(&["--dry-run"]);
+    let dry = letters(&["--dry-run", "--agent", "b.durand"]);
     assert_eq!(dry.status.code(), Some(0), "{}", stderr(&dry));
     let list = lines(&out.join("letters.jsonl"));
     assert!(status_count(&list, "dry_run") > 20);
     assert!(
-        !out.join("outbox").exists()
-            && !out.join("registre.jsonl").exists()
-            && !out.join("cas").exists(),
+        !out.join("outbox").exists() && recorded(&dir).is_empty() && !out.join("cas").exists(),
         "a dry run writes nothing but its list"
     );
     // The PS of lot 02 is not in the directory: reported, with what it would have been told.
@@ -324,10 +367,14 @@ fn without_a_server_letters_go_to_the_outbox_and_a_dry_run_sends_nothing() {
     assert_eq!(unaddressed[0]["recipient"], "752379560");
     assert!(stderr(&dry).contains("752379560 absent de l'annuaire"));
 
-    // Without an agent, nothing is sent.
+    // Without an agent, or with one the store does not know, nothing is sent.
     let nobody = letters(&[]);
-    assert_eq!(nobody.status.code(), Some(2), "{}", stderr(&nobody));
+    assert_eq!(nobody.status.code(), Some(4), "{}", stderr(&nobody));
     assert!(stderr(&nobody).contains("--agent"));
+    let stranger = letters(&["--agent", "x.inconnu"]);
+    assert_eq!(stranger.status.code(), Some(4), "{}", stderr(&stranger));
+    assert!(stderr(&stranger).contains("« x.inconnu » inconnu"));
+    assert!(!out.join("outbox").exists());
 
     let sent = letters(&["--agent", "b.durand"]);
     assert_eq!(sent.status.code(), Some(0), "{}", stderr(&sent));
@@ -387,14 +434,14 @@ fn postal_letters_are_a4_pdfs_that_read_back() {
         &[
             "letters",
             "--agent",
-            "Agnès Martin",
+            "a.martin",
             "--as-of",
             "2026-11-20",
             "--out",
             out.to_str().unwrap(),
             &inputs,
         ],
-        &[],
+        &[("VIGIE_STORE", &store_of(&dir))],
     );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let list = lines(&out.join("letters.jsonl"));

@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::out::to_stdout;
 use super::{Folders, EXIT_CANNOT_RUN, EXIT_FOUND, EXIT_USAGE};
-use vigie::model::{Kind, Severity};
+use vigie::model::{Kind, Outcome, Severity, SubjectOrder};
 use vigie::report::{self, Format};
 use vigie::{Input, Options};
 
@@ -32,21 +32,68 @@ pub struct Args {
     /// Date the analysis is made at (AAAA-MM-JJ) [default: today].
     #[arg(long, value_name = "AAAA-MM-JJ", value_parser = parse_date)]
     as_of: Option<NaiveDate>,
-    /// Report format: table, jsonl, json or csv.
-    #[arg(long, value_name = "FORMAT", default_value = "table", value_parser = parse_format)]
-    format: Format,
-    /// Writes the report to FILE instead of standard output.
-    #[arg(long, short, value_name = "FILE")]
-    output: Option<PathBuf>,
-    /// Exits with 3 when an outcome of this severity or worse is found.
-    #[arg(long, value_name = "SEVERITY", value_parser = parse_severity)]
-    fail_on: Option<Severity>,
+    #[command(flatten)]
+    report: ReportArgs,
     /// Worker threads evaluating rules [default: number of cores].
     #[arg(long, short, value_name = "N")]
     jobs: Option<usize>,
     /// No progress bar, no summary on stderr.
     #[arg(long, short)]
     quiet: bool,
+}
+
+/// How a report is written, shared by the commands that write one.
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// Report format: table, jsonl, json or csv.
+    #[arg(long, value_name = "FORMAT", default_value = "table", value_parser = parse_format)]
+    pub format: Format,
+    /// Writes the report to FILE instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Exits with 3 when an outcome of this severity or worse is found.
+    #[arg(long, value_name = "SEVERITY", value_parser = parse_severity)]
+    pub fail_on: Option<Severity>,
+}
+
+impl ReportArgs {
+    /// Writes `outcomes` (in report order) where asked; the exit code when it failed.
+    pub fn write(&self, outcomes: &[Outcome], order: &SubjectOrder) -> Result<(), ExitCode> {
+        match &self.output {
+            Some(path) => {
+                report::write_atomically(path, |w| report::write(self.format, outcomes, order, w))
+                    .map_err(|e| {
+                        say!(
+                            "vigie: {} : écriture du rapport impossible : {e}",
+                            path.display()
+                        );
+                        ExitCode::from(EXIT_CANNOT_RUN)
+                    })
+            }
+            None => to_stdout(|w| report::write(self.format, outcomes, order, w)),
+        }
+    }
+
+    /// Exit code 3 when an outcome reaches `--fail-on`, else success.
+    pub fn exit(&self, outcomes: &[Outcome]) -> ExitCode {
+        match self.fail_on {
+            Some(t) if outcomes.iter().any(|o| o.severity <= t) => ExitCode::from(EXIT_FOUND),
+            _ => ExitCode::SUCCESS,
+        }
+    }
+}
+
+/// Says on stderr what an analysis found, by kind.
+pub fn say_counts(analysis: &vigie::Analysis) {
+    let count = |k: Kind| analysis.outcomes.iter().filter(|o| o.kind == k).count();
+    say!(
+        "vigie: {} fichier(s), {} anomalie(s), {} consigne(s), {} conflit(s), {} erreur(s) de lecture ou de règle",
+        analysis.inputs,
+        count(Kind::Anomaly),
+        count(Kind::Guidance),
+        count(Kind::Conflict),
+        count(Kind::Error),
+    );
 }
 
 pub fn parse_date(s: &str) -> Result<NaiveDate, String> {
@@ -142,44 +189,14 @@ pub fn run(a: Args) -> ExitCode {
     let mut analysis = setup.analyze(inputs, &opts);
     analysis.add_errors(walk.errors, &grammars.subjects);
     bar.finish_and_clear();
-    let order = &grammars.subjects;
-    match &a.output {
-        Some(path) => {
-            let written = report::write_atomically(path, |w| {
-                report::write(a.format, &analysis.outcomes, order, w)
-            });
-            if let Err(e) = written {
-                return fail(
-                    EXIT_CANNOT_RUN,
-                    format!("{} : écriture du rapport impossible : {e}", path.display()),
-                );
-            }
-        }
-        None => {
-            if let Err(code) = to_stdout(|w| report::write(a.format, &analysis.outcomes, order, w))
-            {
-                return code;
-            }
-        }
+    if let Err(code) = a.report.write(&analysis.outcomes, &grammars.subjects) {
+        return code;
     }
-    let count = |k: Kind| analysis.outcomes.iter().filter(|o| o.kind == k).count();
     if !a.quiet {
-        say!(
-            "vigie: {} fichier(s), {} anomalie(s), {} consigne(s), {} conflit(s), {} erreur(s) de lecture ou de règle",
-            analysis.inputs,
-            count(Kind::Anomaly),
-            count(Kind::Guidance),
-            count(Kind::Conflict),
-            count(Kind::Error),
-        );
+        say_counts(&analysis);
     }
     if analysis.readable_inputs == 0 {
         return fail(EXIT_CANNOT_RUN, "aucune entrée lisible".into());
     }
-    if let Some(threshold) = a.fail_on {
-        if analysis.outcomes.iter().any(|o| o.severity <= threshold) {
-            return ExitCode::from(EXIT_FOUND);
-        }
-    }
-    ExitCode::SUCCESS
+    a.report.exit(&analysis.outcomes)
 }

@@ -8,15 +8,15 @@ use std::process::ExitCode;
 use chrono::NaiveDate;
 
 use super::analyze::parse_date;
+use super::store::{exit_of, StoreArgs};
 use super::{Folders, EXIT_CANNOT_RUN, EXIT_USAGE};
-use vigie::{Channel, Delivery, Mailer, Options, Register, Status};
+use vigie::{Channel, Delivery, Mailer, Options, Role, Status};
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Where letters go (under --out, ./courrier by default):
   outbox/          e-mails as .eml files, when no SMTP server is configured
   postal/          letters for the post (a PS without Compagnon or e-mail, a doctor without e-mail)
   cas/             the CAS returns to the organisms and the participations (as vigie cas writes them)
-  registre.jsonl   what was sent, to whom, when, by whom: a second run sends only what is new
   letters.jsonl    this run's letters, one JSON object per letter (status sent, written, failed,
                    already_sent, dry_run, unaddressed)
 
@@ -25,6 +25,11 @@ smtps://host) and VIGIE_MAIL_FROM (\"Assurance Maladie <flux-tiers@exemple.fr>\"
 go on the command line. A server that does not answer is tried 3 times; a letter is recorded as
 sent only once the server accepted it.
 
+What was sent, to whom, when and by which agent is recorded in the store (--store, VIGIE_STORE;
+sqlite:vigie.db by default) as each letter is delivered: a second run sends only what is new. The
+agent (--agent, VIGIE_AGENT) must be registered (vigie agents add), with the role gestion; a
+--dry-run needs the role lecture. Without PATH, the files the store received by --as-of are read.
+
 Texts are the templates of each rule set's letters/ folder (ps.txt.j2, medecin.txt.j2…).
 
 Exit codes: 0 every letter delivered (or nothing new), 1 a letter failed or nothing could run,
@@ -32,22 +37,22 @@ Exit codes: 0 every letter delivered (or nothing new), 1 a letter failed or noth
 
 Examples:
   vigie letters --dry-run --as-of 2026-11-20 examples/
-  VIGIE_AGENT=a.martin vigie letters --as-of 2026-11-20 examples/")]
+  VIGIE_AGENT=a.martin vigie letters --as-of 2026-11-20 examples/
+  VIGIE_AGENT=a.martin vigie letters --as-of 2026-12-01          # the files of the store")]
 pub struct Args {
     /// Files or folders to analyse (the directory of PS annuaire-ps.csv and cas-adherents.csv
-    /// among them give the addresses).
-    #[arg(required = true, value_name = "PATH")]
+    /// among them give the addresses) [default: the files the store received by --as-of].
+    #[arg(value_name = "PATH")]
     paths: Vec<PathBuf>,
     /// Lists what would be sent to whom by which channel; sends and records nothing.
     #[arg(long)]
     dry_run: bool,
-    /// The agent who runs the mailing, named in every letter and in the register.
-    #[arg(long, value_name = "ID", env = "VIGIE_AGENT")]
-    agent: Option<String>,
+    #[command(flatten)]
+    store: StoreArgs,
     /// Date of the analysis and of the letters (AAAA-MM-JJ) [default: today].
     #[arg(long, value_name = "AAAA-MM-JJ", value_parser = parse_date)]
     as_of: Option<NaiveDate>,
-    /// Folder of the outbox, postal letters, register and letters.jsonl.
+    /// Folder of the outbox, postal letters, CAS files and letters.jsonl.
     #[arg(long, value_name = "DIR", default_value = "courrier")]
     out: PathBuf,
     #[command(flatten)]
@@ -64,16 +69,18 @@ pub fn run(a: Args) -> ExitCode {
         say!("vigie: {msg}");
         ExitCode::from(code)
     };
-    let agent = match (&a.agent, a.dry_run) {
-        (Some(agent), _) if !agent.trim().is_empty() => agent.trim().to_string(),
-        (_, true) => "(essai, aucun envoi)".to_string(),
-        _ => {
-            return fail(
-                EXIT_USAGE,
-                "qui envoie ? indiquez l'agent : --agent ID ou VIGIE_AGENT".into(),
-            )
-        }
+    let needs = if a.dry_run {
+        Role::Lecture
+    } else {
+        Role::Gestion
     };
+    let (mut store, agent) = match a.store.open_as("letters", needs) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    // Letters are signed with the agent's name; the register keeps its identifier.
+    let signer = format!("{} {}", agent.prenom, agent.nom);
+    let agent = agent.id;
     let from_text = std::env::var("VIGIE_MAIL_FROM").unwrap_or_else(|_| DEFAULT_FROM.into());
     let from = match from_text.parse() {
         Ok(f) => f,
@@ -86,26 +93,33 @@ pub fn run(a: Args) -> ExitCode {
         },
         _ => Mailer::Outbox(a.out.join("outbox")),
     };
-    let (loaded, walk) = match a.folders.load_with(&a.paths, a.quiet) {
-        Ok(l) => l,
-        Err(code) => return code,
+    let date = a.as_of.unwrap_or_else(|| chrono::Local::now().date_naive());
+    let (loaded, inputs) = if a.paths.is_empty() {
+        let loaded = match a.folders.load(a.quiet) {
+            Ok(l) => l,
+            Err(m) => return fail(EXIT_CANNOT_RUN, m),
+        };
+        match store.inputs(date) {
+            Ok(i) => (loaded, i),
+            Err(e) => return exit_of(&e),
+        }
+    } else {
+        match a.folders.load_with(&a.paths, a.quiet) {
+            Ok((l, walk)) => (l, vigie::files(&walk.files)),
+            Err(code) => return code,
+        }
     };
-    let register_path = a.out.join("registre.jsonl");
-    let mut register = match Register::open(&register_path) {
+    let mut register = match store.sent_register() {
         Ok(r) => r,
-        Err(m) => return fail(EXIT_CANNOT_RUN, m),
+        Err(e) => return exit_of(&e),
     };
     let opts = Options {
         jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
-        as_of: a.as_of,
+        as_of: Some(date),
         ..Options::default()
     };
-    let date = a.as_of.unwrap_or_else(|| chrono::Local::now().date_naive());
-    let told_before = |key: &str| register.has(key);
-    let (analysis, letters, cas) =
-        loaded
-            .setup
-            .letters(vigie::files(&walk.files), &opts, &agent, &told_before);
+    let told_before = |key: &str| register.told(key);
+    let (analysis, letters, cas) = loaded.setup.letters(inputs, &opts, &signer, &told_before);
     if analysis.readable_inputs == 0 {
         return fail(EXIT_CANNOT_RUN, "aucune entrée lisible".into());
     }

@@ -3,11 +3,18 @@
 
 #[macro_use]
 mod out;
+mod agents;
 mod analyze;
+mod audit;
 mod cas;
 mod grammars;
+mod ingest;
 mod letters;
+mod purge;
+mod reconcile;
 mod rules;
+mod status;
+mod store;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -20,6 +27,8 @@ use vigie::Setup;
 pub const EXIT_CANNOT_RUN: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_FOUND: u8 = 3;
+/// The agent named may not do this (unknown, disabled, or a role below the one needed).
+pub const EXIT_REFUSED: u8 = 4;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -32,7 +41,10 @@ guidance and conflicts.\n\nStart with:  vigie analyze examples/",
     after_help = "Folders: --grammars and --rules (or VIGIE_GRAMMARS, VIGIE_RULES) name them; without, \
 vigie takes grammars/ and rules/ in the working directory, else beside the vigie binary, and says \
 on stderr which it loaded.\n\nExit codes: 0 analysis ran, 1 could not run (no readable input, \
-invalid rule set or grammar), 2 usage error, 3 an outcome at or above --fail-on was found."
+invalid rule set or grammar), 2 usage error, 3 an outcome at or above --fail-on was found, 4 the \
+agent named may not do this (unknown, disabled, role too low).\n\nThe store (ingest, reconcile, status, \
+letters, agents, audit, purge): --store or VIGIE_STORE, sqlite:vigie.db in the working directory by \
+default; the acting agent: --agent or VIGIE_AGENT."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -53,6 +65,19 @@ enum Command {
     /// Work on grammars: document the formats they describe.
     #[command(subcommand)]
     Grammars(grammars::Command),
+    /// Record received files in the store (each once, one transaction per file).
+    Ingest(ingest::Args),
+    /// Run the rule sets over what the store holds on a day, report, keep what changed.
+    Reconcile(reconcile::Args),
+    /// Show what the store knew on a day: awaited, missing, rejected, guided, sent.
+    Status(status::Args),
+    /// Manage the agents who act (add, list, disable).
+    #[command(subcommand)]
+    Agents(agents::Command),
+    /// Query the audit trail, or verify it.
+    Audit(audit::Args),
+    /// Delete what is older than the retention period (36 months).
+    Purge(purge::Args),
 }
 
 /// Where grammars and rule sets come from, shared by every command.
@@ -132,6 +157,23 @@ impl Folders {
     }
 }
 
+impl Folders {
+    /// The grammars alone (commands that read files without rules); the fault said on stderr.
+    pub fn load_grammars(&self, quiet: bool) -> Result<vigie::model::GrammarSet, ExitCode> {
+        let fail = |m: String| {
+            say!("vigie: {m}");
+            ExitCode::from(EXIT_CANNOT_RUN)
+        };
+        let gdir = resolve(&self.grammars, "grammars", "--grammars").map_err(fail)?;
+        let set = Setup::grammars(&gdir)
+            .map_err(|f| fail(format!("grammaires ({}) refusées :\n{f}", shown(&gdir))))?;
+        if !quiet {
+            say!("vigie: grammaires {}", shown(&gdir));
+        }
+        Ok(set)
+    }
+}
+
 /// The files named by `paths` (a usage error when one does not exist), the walk's warnings
 /// said on stderr unless `quiet`.
 pub fn walk(paths: &[PathBuf], quiet: bool) -> Result<vigie::Walk, ExitCode> {
@@ -175,5 +217,11 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Letters(a) => letters::run(a),
         Command::Rules(c) => rules::run(c),
         Command::Grammars(c) => grammars::run(c),
+        Command::Ingest(a) => ingest::run(a),
+        Command::Reconcile(a) => reconcile::run(a),
+        Command::Status(a) => status::run(a),
+        Command::Agents(c) => agents::run(c),
+        Command::Audit(a) => audit::run(a),
+        Command::Purge(a) => purge::run(a),
     }
 }

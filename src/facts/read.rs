@@ -2,8 +2,8 @@
 //! assembler, hand units over as they close.
 
 use std::fs::File;
-use std::io::BufReader;
-use std::path::Path;
+use std::io::{BufRead, BufReader, Cursor};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -91,13 +91,58 @@ fn recognise<'g>(
     }
 }
 
-/// Opens `path` for line reading and reads its first line; the error says why it can't be read.
-/// A file's reader, its first line (kept part) and that line's true length.
-type Opened = (LineReader<BufReader<File>>, Vec<u8>, usize);
+/// Where a file's bytes are: on disk, or held in memory (a file the store kept).
+#[derive(Debug, Clone)]
+pub enum Origin {
+    /// A file on disk.
+    Path(PathBuf),
+    /// A file's bytes under the name it was received with.
+    Stored {
+        /// The name outcomes give as their source file.
+        name: Arc<str>,
+        /// Its content.
+        bytes: Arc<[u8]>,
+    },
+}
 
-fn open_first_line(path: &Path) -> Result<Opened, String> {
-    let handle = File::open(path).map_err(|e| format!("fichier illisible : {e}"))?;
-    let mut reader = LineReader::new(BufReader::with_capacity(1 << 16, handle), MAX_FIRST_LINE);
+impl Origin {
+    /// The name outcomes give as the source file.
+    pub fn name(&self) -> Arc<str> {
+        match self {
+            Origin::Path(p) => Arc::from(p.display().to_string()),
+            Origin::Stored { name, .. } => Arc::clone(name),
+        }
+    }
+
+    /// The file name alone, which recognition reads.
+    fn file_name(&self) -> String {
+        let path = match self {
+            Origin::Path(p) => p.as_path(),
+            Origin::Stored { name, .. } => Path::new(&**name),
+        };
+        path.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+
+    fn reader(&self) -> std::io::Result<Box<dyn BufRead>> {
+        Ok(match self {
+            Origin::Path(p) => Box::new(BufReader::with_capacity(1 << 16, File::open(p)?)),
+            Origin::Stored { bytes, .. } => Box::new(Cursor::new(Arc::clone(bytes))),
+        })
+    }
+}
+
+/// A file's reader, its first line (kept part) and that line's true length.
+type Opened = (LineReader<Box<dyn BufRead>>, Vec<u8>, usize);
+
+/// Opens `origin` for line reading and reads its first line; the error says why it can't be
+/// read.
+fn open_first_line(origin: &Origin) -> Result<Opened, String> {
+    let handle = origin
+        .reader()
+        .map_err(|e| format!("fichier illisible : {e}"))?;
+    let mut reader = LineReader::new(handle, MAX_FIRST_LINE);
     match reader.next_line() {
         Ok(Some((l, _, length))) => {
             let first = l.to_vec();
@@ -108,14 +153,14 @@ fn open_first_line(path: &Path) -> Result<Opened, String> {
     }
 }
 
-/// The grammar of `path`: `forced` when given, else recognised from its name and first line.
-/// An unreadable or unrecognised file gives its error outcome.
+/// The grammar of `origin`: `forced` when given, else recognised from its name and first
+/// line. An unreadable or unrecognised file gives its error outcome.
 pub fn detect(
-    path: &Path,
+    origin: &Origin,
     set: &GrammarSet,
     forced: Option<&Arc<Grammar>>,
 ) -> Result<Arc<Grammar>, Box<Outcome>> {
-    let file: Arc<str> = Arc::from(path.display().to_string());
+    let file = origin.name();
     let fail = |msg: String, line: Option<u32>| {
         Box::new(Outcome::error(
             ErrorCode::Parse,
@@ -126,30 +171,26 @@ pub fn detect(
             msg,
         ))
     };
-    let (_, first, _) = open_first_line(path).map_err(|msg| fail(msg, None))?;
+    let (_, first, _) = open_first_line(origin).map_err(|msg| fail(msg, None))?;
     if let Some(g) = forced {
         return Ok(Arc::clone(g));
     }
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    recognise(set, &name, &first)
+    recognise(set, &origin.file_name(), &first)
         .map(Arc::clone)
         .map_err(|msg| fail(msg, Some(1)))
 }
 
-/// Reads `path` as `grammar` and hands every unit to `emit`, in file order. `bytes` is
+/// Reads `origin` as `grammar` and hands every unit to `emit`, in file order. `bytes` is
 /// advanced as the file is read (progress).
 pub fn read_file(
-    path: &Path,
+    origin: &Origin,
     grammar: Arc<Grammar>,
     keys: &mut KeyTracker,
     bytes: &AtomicU64,
     emit: &mut impl FnMut(Unit),
 ) -> FileRead {
-    let file: Arc<str> = Arc::from(path.display().to_string());
-    let (mut reader, first, first_length) = match open_first_line(path) {
+    let file = origin.name();
+    let (mut reader, first, first_length) = match open_first_line(origin) {
         Ok(r) => r,
         Err(msg) => {
             return FileRead {

@@ -806,7 +806,7 @@ mod tests {
         let b2 = grammars.get("b2").unwrap().clone();
         let mut units = Vec::new();
         read_file(
-            Path::new("tests/data/samples/lot-02-752379560.b2"),
+            &crate::facts::read::Origin::Path("tests/data/samples/lot-02-752379560.b2".into()),
             b2,
             &mut KeyTracker::default(),
             &AtomicU64::new(0),
@@ -851,7 +851,7 @@ mod tests {
         let b2 = grammars.get("b2").unwrap().clone();
         let mut units = Vec::new();
         read_file(
-            Path::new("tests/data/samples/lot-02-752379560.b2"),
+            &crate::facts::read::Origin::Path("tests/data/samples/lot-02-752379560.b2".into()),
             b2,
             &mut KeyTracker::default(),
             &AtomicU64::new(0),

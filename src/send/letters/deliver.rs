@@ -132,7 +132,7 @@ pub struct Run<'a> {
 ///
 /// Once the SMTP server stayed unreachable through every attempt, the e-mails left fail at once
 /// with the same reason (a run does not wait minutes per letter on a server that is down).
-pub fn deliver(letters: &[Letter], run: &Run, register: &mut Register) -> Vec<Delivery> {
+pub fn deliver(letters: &[Letter], run: &Run, register: &mut dyn Register) -> Vec<Delivery> {
     let mut out = Vec::new();
     let mut down: Option<String> = None;
     for letter in letters {
