@@ -1,6 +1,8 @@
 //! Shared helpers for the integration tests: the project's grammars and rules, sample files.
 #![allow(dead_code)]
 
+pub mod pg;
+
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
