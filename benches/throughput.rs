@@ -1,12 +1,19 @@
 //! Throughput benchmark: generates a large B2 set, then measures invoices/s and MB/s for
-//! decoding alone and for decoding plus the whole Flux tiers rule set, on one thread and on
-//! all cores. Run: `cargo bench --bench throughput` (VIGIE_BENCH_INVOICES=200000 to resize).
+//! decoding alone, for decoding plus the whole Flux tiers rule set on one thread and on all
+//! cores, and for `ingest` into a fresh SQLite store (files kept whole, one row per lot,
+//! invoice and line, one transaction per file), with the peak memory the ingest added.
+//! Run: `cargo bench --bench throughput` (VIGIE_BENCH_INVOICES=200000 to resize,
+//! VIGIE_BENCH_ONLY=ingest for the ingest alone).
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
 use chrono::{Days, NaiveDate};
+
+/// The allocator of the vigie binary, so that the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use vigie::{Options, Setup};
 
 fn luhn_complete(prefix: &str) -> String {
@@ -149,11 +156,15 @@ fn main() {
         "{:<34} {:>10} {:>14} {:>10} {:>10}",
         "mode", "seconds", "invoices/s", "MB/s", "outcomes"
     );
+    let only_ingest = std::env::var("VIGIE_BENCH_ONLY").is_ok_and(|v| v == "ingest");
     for (label, decode_only, jobs) in [
         ("decode + assemble, 1 thread", true, 1),
         ("decode + flux-tiers, 1 thread", false, 1),
         ("decode + flux-tiers, all cores", false, cores),
-    ] {
+    ]
+    .into_iter()
+    .filter(|_| !only_ingest)
+    {
         let opts = Options {
             jobs,
             as_of: NaiveDate::from_ymd_opt(2026, 11, 20),
@@ -174,5 +185,55 @@ fn main() {
             bytes as f64 / 1e6 / best
         );
     }
+    ingest(&setup, &files, invoices, bytes, &dir);
     std::fs::remove_dir_all(dir).ok();
+}
+
+/// The process's peak resident memory so far, in MB (Linux).
+fn peak_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Ingests every file into a fresh SQLite store, as `vigie ingest` does (one thread decodes,
+/// another builds and inserts the rows).
+fn ingest(setup: &Setup, files: &[PathBuf], invoices: usize, bytes: u64, dir: &std::path::Path) {
+    let db = dir.join("bench.db");
+    let mut store = vigie::Store::open(&format!("sqlite:{}", db.display())).unwrap();
+    let agent = store
+        .add_agent(None, "bench", "Banc", "Essai", vigie::Role::Administration)
+        .unwrap();
+    let day = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+    let before = peak_mb();
+    let t = Instant::now();
+    let mut facts = 0;
+    for path in files {
+        let received = vigie::Received { path, day };
+        if let vigie::Ingested::Stored { facts: f, .. } =
+            store.ingest(&agent, &setup.grammars, &received).unwrap()
+        {
+            facts += f;
+        }
+    }
+    let secs = t.elapsed().as_secs_f64();
+    println!(
+        "{:<34} {secs:>10.3} {:>14.0} {:>10.1} {facts:>10} facts, peak +{:.0} MB (largest file {:.1} MB)",
+        "ingest into SQLite, 2 threads",
+        invoices as f64 / secs,
+        bytes as f64 / 1e6 / secs,
+        (peak_mb() - before).max(0.0),
+        files
+            .iter()
+            .map(|f| std::fs::metadata(f).unwrap().len())
+            .max()
+            .unwrap_or(0) as f64
+            / 1e6
+    );
 }

@@ -952,3 +952,96 @@ fn a_killed_ingest_loses_and_duplicates_nothing_on_postgresql() {
     killed_mid_file(&url, "kill-postgres");
     common::pg::release();
 }
+
+/// A partly unreadable file is kept for what can be read, with its errors, and reconcile
+/// reports them as analyze does; a file with nothing readable is refused and nothing kept.
+#[test]
+fn a_damaged_file_is_kept_with_its_errors_and_an_unreadable_one_refused() {
+    let dir = scratch("damaged");
+    let store = format!("sqlite:{}", dir.join("vigie.db").display());
+    ok(vigie(
+        &dir,
+        &store,
+        None,
+        &[
+            "agents",
+            "add",
+            "a.martin",
+            "--nom",
+            "Martin",
+            "--prenom",
+            "Agnès",
+            "--role",
+            "administration",
+        ],
+    ));
+    let damaged = common::path("tests/data/broken/lot-casse.b2")
+        .display()
+        .to_string();
+    let o = vigie(
+        &dir,
+        &store,
+        Some("a.martin"),
+        &["ingest", "--received", "2026-11-20", &damaged],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let kept: usize = stderr(&o)
+        .split("faits, ")
+        .nth(1)
+        .and_then(|t| t.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert!(
+        kept > 0,
+        "its reading errors are kept with it: {}",
+        stderr(&o)
+    );
+    let r = ok(vigie(
+        &dir,
+        &store,
+        Some("a.martin"),
+        &[
+            "reconcile",
+            "-q",
+            "--as-of",
+            "2026-11-20",
+            "--format",
+            "jsonl",
+        ],
+    ));
+    let a = ok(vigie(
+        &dir,
+        &store,
+        None,
+        &[
+            "analyze",
+            "-q",
+            "--as-of",
+            "2026-11-20",
+            "--format",
+            "jsonl",
+            &damaged,
+        ],
+    ));
+    assert_eq!(r, a);
+    let errors = jsonl(&r).iter().filter(|l| l["kind"] == "error").count();
+    assert_eq!(errors, kept, "the errors kept are those analyze reports");
+    assert!(
+        jsonl(&r).iter().any(|l| l["kind"] == "anomaly"),
+        "the readable part is analysed"
+    );
+
+    let binary = common::path("tests/data/broken/binaire.b2")
+        .display()
+        .to_string();
+    let o = vigie(&dir, &store, Some("a.martin"), &["ingest", &binary]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("binaire.b2 : refusé : aucun enregistrement lisible"),
+        "{}",
+        stderr(&o)
+    );
+    let (files, _) = count(&store, &dir);
+    assert_eq!(files, 1, "nothing kept of the unreadable file");
+    std::fs::remove_dir_all(dir).ok();
+}

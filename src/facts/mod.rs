@@ -30,19 +30,24 @@ pub fn resolve<'a>(path: &ValuePath, chain: &[&'a Node]) -> Option<std::borrow::
     }
 }
 
-/// The subject of the last node of `chain`, per its group's `subject` (absent values left out).
-pub fn subject_of(chain: &[&Node]) -> Subject {
-    let Some(last) = chain.last() else {
-        return Subject::default();
-    };
-    Subject(
+/// The subject keys of the last node of `chain` with their values, per its group's `subject`
+/// (absent values included).
+pub fn subject_values<'c, 'n>(
+    chain: &'c [&'n Node],
+) -> impl Iterator<Item = (&'n std::sync::Arc<str>, std::borrow::Cow<'n, Value>)> + 'c {
+    chain.last().into_iter().flat_map(move |last| {
         last.group
             .subject
             .iter()
-            .filter_map(|(k, p)| {
-                let v = resolve(p, chain)?;
-                v.display().map(|s| (k.clone(), s))
-            })
+            .filter_map(move |(k, p)| resolve(p, chain).map(|v| (k, v)))
+    })
+}
+
+/// The subject of the last node of `chain`, per its group's `subject` (absent values left out).
+pub fn subject_of(chain: &[&Node]) -> Subject {
+    Subject(
+        subject_values(chain)
+            .filter_map(|(k, v)| v.display().map(|s| (k.clone(), s)))
             .collect(),
     )
 }

@@ -15,4 +15,4 @@ pub use schema::{
     GroupDef, Layout, LinkDef, Member, RecordDef, Side, SubjectOrder, ValuePath,
 };
 pub use span::Span;
-pub use value::{decimal_text, Value};
+pub use value::{decimal_text, iso_date, write_iso_date, Value};

@@ -20,6 +20,8 @@ pub enum Val {
     Text(String),
     /// Bytes (a file's content).
     Bytes(Vec<u8>),
+    /// Text shared by many rows (a month, a day), bound as text.
+    Shared(std::sync::Arc<str>),
 }
 
 impl Val {
@@ -35,6 +37,7 @@ impl Val {
     pub fn text(&self) -> &str {
         match self {
             Val::Text(s) => s,
+            Val::Shared(s) => s,
             _ => "",
         }
     }
@@ -77,6 +80,7 @@ impl rusqlite::ToSql for Val {
             Val::Int(i) => ToSqlOutput::Borrowed(ValueRef::Integer(*i)),
             Val::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
             Val::Bytes(b) => ToSqlOutput::Borrowed(ValueRef::Blob(b)),
+            Val::Shared(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
         })
     }
 }
@@ -92,6 +96,7 @@ impl ToSql for Val {
             Val::Int(i) => i.to_sql(ty, out),
             Val::Text(s) => s.to_sql(ty, out),
             Val::Bytes(b) => b.to_sql(ty, out),
+            Val::Shared(s) => ToSql::to_sql(&&**s, ty, out),
         }
     }
 
@@ -247,22 +252,23 @@ impl Db {
             .unwrap_or(Val::Null))
     }
 
-    /// Inserts `rows` into `table` (`columns` in order): one prepared statement per row on
-    /// SQLite, multi-row statements on PostgreSQL (one round trip per few hundred rows).
+    /// Inserts rows into `table`: `values` holds them one after the other, `columns.len()`
+    /// values each. One prepared statement per row on SQLite, multi-row statements on
+    /// PostgreSQL (one round trip per few hundred rows).
     pub fn insert_many(
         &mut self,
         table: &str,
         columns: &[&str],
-        rows: &[Vec<Val>],
+        values: &[Val],
     ) -> Result<(), StoreError> {
-        let n = columns.len();
+        let n = columns.len().max(1);
         let list = columns.join(", ");
         match self {
             Db::Sqlite(c) => {
                 let marks: Vec<String> = (1..=n).map(|i| format!("?{i}")).collect();
                 let sql = format!("INSERT INTO {table} ({list}) VALUES ({})", marks.join(", "));
                 let mut st = c.prepare_cached(&sql).map_err(sqlite_err)?;
-                for row in rows {
+                for row in values.chunks(n) {
                     st.execute(rusqlite::params_from_iter(row))
                         .map_err(sqlite_err)?;
                 }
@@ -270,9 +276,9 @@ impl Db {
             }
             Db::Postgres(c) => {
                 // PostgreSQL binds at most 65 535 parameters per statement.
-                let per = (60_000 / n.max(1)).clamp(1, 1000);
-                for chunk in rows.chunks(per) {
-                    let tuples: Vec<String> = (0..chunk.len())
+                let per = (60_000 / n).clamp(1, 1000);
+                for chunk in values.chunks(per * n) {
+                    let tuples: Vec<String> = (0..chunk.len() / n)
                         .map(|r| {
                             let marks: Vec<String> =
                                 (1..=n).map(|i| format!("${}", r * n + i)).collect();
@@ -280,12 +286,7 @@ impl Db {
                         })
                         .collect();
                     let sql = format!("INSERT INTO {table} ({list}) VALUES {}", tuples.join(", "));
-                    let params: Vec<&(dyn ToSql + Sync)> = chunk
-                        .iter()
-                        .flatten()
-                        .map(|p| p as &(dyn ToSql + Sync))
-                        .collect();
-                    c.execute(sql.as_str(), &params).map_err(pg_err)?;
+                    c.execute(sql.as_str(), &pg_params(chunk)).map_err(pg_err)?;
                 }
                 Ok(())
             }

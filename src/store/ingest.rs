@@ -13,8 +13,8 @@ use sha2::{Digest, Sha256};
 use super::db::{Db, Kind, Val};
 use super::{audit, month_of, now, Agent, Store, StoreError};
 use crate::drive::{self, Input, Options, Origin};
-use crate::facts::{resolve, subject_of};
-use crate::model::{GrammarSet, Node, Outcome, Unit, Value};
+use crate::facts::{resolve, subject_values};
+use crate::model::{iso_date, GrammarSet, Node, Outcome, Unit, Value};
 
 /// Facts are written by batches of this many rows.
 const BATCH: usize = 2000;
@@ -83,23 +83,55 @@ pub(crate) fn ensure_month(db: &mut Db, month: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// The `(field, value)` pairs of a node's opening record that could be read, as JSON.
-fn fields_json(node: &Node) -> String {
-    let mut map = serde_json::Map::new();
+/// Appends the `(field, value)` pairs of a node's opening record that could be read, as a JSON
+/// object.
+fn write_fields(node: &Node, out: &mut String) {
+    out.push('{');
+    let mut value = String::new();
     if let Some(r) = &node.open {
         for (i, (def, v)) in r.def.fields.iter().zip(r.values.iter()).enumerate() {
-            if r.is_faulty(i) {
+            value.clear();
+            if r.is_faulty(i) || !v.write_display(&mut value) {
                 continue;
             }
-            if let Some(text) = v.display() {
-                map.insert(def.name.clone(), serde_json::Value::String(text));
+            if out.len() > 1 {
+                out.push(',');
             }
+            json_string(&def.name, out);
+            out.push(':');
+            json_string(&value, out);
         }
     }
-    serde_json::Value::Object(map).to_string()
+    out.push('}');
 }
 
-/// The PS (or doctor) a subject is about: its number alone, and as a subject (`n_ps=…`).
+/// Appends `s` as a JSON string (RFC 8259 escapes), copying the runs that need none whole.
+fn json_string(s: &str, out: &mut String) {
+    use std::fmt::Write;
+    out.push('"');
+    let mut rest = s;
+    // The bytes to escape are ASCII: a byte search is a character search in UTF-8.
+    while let Some(at) = rest
+        .bytes()
+        .position(|b| b == b'"' || b == b'\\' || b < b' ')
+    {
+        out.push_str(rest.get(..at).unwrap_or_default());
+        let mut tail = rest.get(at..).unwrap_or_default().chars();
+        match tail.next() {
+            Some('"') => out.push_str("\\\""),
+            Some('\\') => out.push_str("\\\\"),
+            Some(c) => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            None => {}
+        }
+        rest = tail.as_str();
+    }
+    out.push_str(rest);
+    out.push('"');
+}
+
+/// The PS (or doctor) a subject is about.
 pub(crate) fn ps_of(subject: &crate::model::Subject) -> Option<String> {
     subject
         .get("n_ps")
@@ -107,25 +139,51 @@ pub(crate) fn ps_of(subject: &crate::model::Subject) -> Option<String> {
         .map(str::to_string)
 }
 
+/// The PS (or doctor) a subject is about, as a subject (`n_ps=…`, `rpps=…`).
 pub(crate) fn ps_subject(subject: &crate::model::Subject) -> Option<String> {
-    ["n_ps", "rpps"]
+    PS_KEYS
         .iter()
         .find_map(|k| subject.get(k).map(|v| format!("{k}={v}")))
 }
 
-/// Turns units into fact rows, written by batches.
-struct FactWriter<'a> {
-    db: &'a mut Db,
+/// The subject keys that name a PS or a doctor.
+const PS_KEYS: [&str; 2] = ["n_ps", "rpps"];
+
+/// Turns units into fact rows and writes them by batches.
+struct FactRows<'d> {
+    db: &'d mut Db,
     file_id: i64,
-    month: String,
-    received: String,
-    rows: Vec<Vec<Val>>,
-    written: u64,
+    month: Arc<str>,
+    received: Arc<str>,
+    rows: Vec<Val>,
     ps: std::collections::BTreeSet<String>,
-    failed: Option<StoreError>,
+    last_ps: String,
+    count: u64,
+    recent: Recent,
 }
 
-impl FactWriter<'_> {
+/// The texts that repeat from row to row (a group's name, a lot's date, a PS), shared rather
+/// than allocated for each row.
+#[derive(Default)]
+struct Recent(Vec<Arc<str>>);
+
+impl Recent {
+    const KEPT: usize = 16;
+
+    fn get(&mut self, text: &str) -> Arc<str> {
+        if let Some(found) = self.0.iter().find(|t| &***t == text) {
+            return Arc::clone(found);
+        }
+        if self.0.len() == Self::KEPT {
+            self.0.remove(0);
+        }
+        let new: Arc<str> = Arc::from(text);
+        self.0.push(Arc::clone(&new));
+        new
+    }
+}
+
+impl FactRows<'_> {
     fn unit(&mut self, unit: &Unit) {
         let mut chain: Vec<&Node> = unit.ancestors.iter().map(Arc::as_ref).collect();
         self.node(&unit.node, &mut chain);
@@ -133,34 +191,56 @@ impl FactWriter<'_> {
 
     fn node<'n>(&mut self, node: &'n Node, chain: &mut Vec<&'n Node>) {
         chain.push(node);
-        let subject = subject_of(chain);
+        let mut subject = String::with_capacity(48);
+        let mut ps = None;
+        for (k, v) in subject_values(chain) {
+            let start = subject.len();
+            if start > 0 {
+                subject.push(' ');
+            }
+            let key_at = subject.len();
+            subject.push_str(k);
+            subject.push('=');
+            let value_at = subject.len();
+            if !v.write_display(&mut subject) {
+                subject.truncate(start);
+            } else if ps.is_none() && PS_KEYS.contains(&&**k) {
+                ps = Some((key_at, value_at, subject.len()));
+            }
+        }
         let day = node
             .group
             .date
             .as_ref()
             .and_then(|p| resolve(p, chain))
             .and_then(|v| match v.as_ref() {
-                Value::Date(d) => Some(d.format("%Y-%m-%d").to_string()),
+                Value::Date(d) => Some(self.recent.get(&iso_date(*d))),
                 _ => None,
             });
-        let ps = ps_of(&subject);
-        if let Some(p) = ps_subject(&subject) {
-            self.ps.insert(p);
-        }
-        self.rows.push(vec![
+        let ps = ps.map(|(key_at, value_at, end)| {
+            let whole = subject.get(key_at..end).unwrap_or_default();
+            if whole != self.last_ps {
+                self.last_ps = whole.to_string();
+                self.ps.insert(self.last_ps.clone());
+            }
+            self.recent
+                .get(subject.get(value_at..end).unwrap_or_default())
+        });
+        let mut fields = String::with_capacity(256);
+        write_fields(node, &mut fields);
+        let shared = |v: Option<Arc<str>>| v.map_or(Val::Null, Val::Shared);
+        self.rows.extend([
             Val::Int(self.file_id),
-            self.month.as_str().into(),
-            self.received.as_str().into(),
+            Val::Shared(Arc::clone(&self.month)),
+            Val::Shared(Arc::clone(&self.received)),
             Val::Int(i64::from(node.line)),
-            node.group.name.as_str().into(),
-            subject.to_string().into(),
-            ps.into(),
-            day.into(),
-            fields_json(node).into(),
+            Val::Shared(self.recent.get(&node.group.name)),
+            subject.into(),
+            shared(ps),
+            shared(day),
+            fields.into(),
         ]);
-        if self.rows.len() >= BATCH {
-            self.flush();
-        }
+        self.count += 1;
         for children in &node.children {
             for child in children {
                 self.node(child, chain);
@@ -169,20 +249,95 @@ impl FactWriter<'_> {
         chain.pop();
     }
 
-    fn flush(&mut self) {
-        if self.failed.is_some() || self.rows.is_empty() {
-            self.rows.clear();
-            return;
-        }
-        let cols = [
-            "file_id", "month", "received", "line", "grp", "subject", "ps", "day", "fields",
-        ];
-        match self.db.insert_many("facts", &cols, &self.rows) {
-            Ok(()) => self.written += self.rows.len() as u64,
-            Err(e) => self.failed = Some(e),
-        }
+    fn flush(&mut self) -> Result<(), StoreError> {
+        let written = self.db.insert_many("facts", &FACT_COLUMNS, &self.rows);
         self.rows.clear();
+        written
     }
+}
+
+/// The columns of a fact row, in [`FactRows`]' order.
+const FACT_COLUMNS: [&str; 9] = [
+    "file_id", "month", "received", "line", "grp", "subject", "ps", "day", "fields",
+];
+
+/// Reads `origin` and writes its facts into `db`: decoding on this thread, building and
+/// inserting the rows on another, so that both cores work. The facts written, the PS met, the
+/// reading.
+fn write_facts(
+    db: &mut Db,
+    grammars: &GrammarSet,
+    origin: Origin,
+    place: FactRowsOf<'_>,
+) -> Result<
+    (
+        u64,
+        std::collections::BTreeSet<String>,
+        crate::drive::Analysis,
+    ),
+    StoreError,
+> {
+    let (send, receive) = std::sync::mpsc::sync_channel::<Vec<Unit>>(4);
+    std::thread::scope(|scope| {
+        let writer = scope.spawn(move || {
+            let mut facts = FactRows {
+                db,
+                file_id: place.file_id,
+                month: Arc::from(place.month),
+                received: Arc::from(place.received),
+                rows: Vec::with_capacity(BATCH * FACT_COLUMNS.len()),
+                ps: Default::default(),
+                last_ps: String::new(),
+                count: 0,
+                recent: Recent::default(),
+            };
+            for units in receive {
+                for unit in &units {
+                    facts.unit(unit);
+                }
+                if facts.rows.len() >= BATCH * FACT_COLUMNS.len() {
+                    facts.flush()?;
+                }
+            }
+            facts.flush()?;
+            Ok((facts.count, facts.ps))
+        });
+        let opts = Options {
+            jobs: 1,
+            decode_only: true,
+            ..Options::default()
+        };
+        let mut batch = Vec::with_capacity(UNITS_PER_BATCH);
+        let read = drive::read(vec![Input::File(origin)], grammars, &opts, &mut |u| {
+            batch.push(u.clone());
+            if batch.len() == UNITS_PER_BATCH {
+                // A writer stopped on an error says which when joined.
+                let _ = send.send(std::mem::replace(
+                    &mut batch,
+                    Vec::with_capacity(UNITS_PER_BATCH),
+                ));
+            }
+        });
+        let _ = send.send(batch);
+        drop(send);
+        match writer.join() {
+            Ok(Ok((count, ps))) => Ok((count, ps, read)),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(StoreError::Database(
+                "le fil d'écriture des faits s'est arrêté".into(),
+            )),
+        }
+    })
+}
+
+/// Units handed to the writer at once.
+const UNITS_PER_BATCH: usize = 8;
+
+/// Where a file's facts go.
+struct FactRowsOf<'a> {
+    file_id: i64,
+    month: &'a str,
+    received: &'a str,
 }
 
 /// The JSON of the input errors of a file (kept with it).
@@ -259,36 +414,16 @@ impl Store {
                 "INSERT INTO digests (digest, file_id, month) VALUES ($1, $2, $3)",
                 &[digest.as_str().into(), Val::Int(file_id), month.as_str().into()],
             )?;
-            let mut w = FactWriter {
-                db,
+            let place = FactRowsOf {
                 file_id,
-                month: month.clone(),
-                received: day.clone(),
-                rows: Vec::with_capacity(BATCH),
-                written: 0,
-                ps: Default::default(),
-                failed: None,
+                month: &month,
+                received: &day,
             };
-            let opts = Options {
-                jobs: 1,
-                decode_only: true,
-                ..Options::default()
-            };
-            let read = drive::read(
-                vec![Input::File(origin)],
-                grammars,
-                &opts,
-                &mut |u| w.unit(u),
-            );
-            w.flush();
-            if let Some(e) = w.failed.take() {
-                return Err(e);
-            }
+            let (facts, ps, read) = write_facts(db, grammars, origin, place)?;
             if read.readable_inputs == 0 {
                 let why = read.outcomes.first().map(|o| o.message.clone());
                 return Err(StoreError::Unreadable(why.unwrap_or_default()));
             }
-            let (facts, ps) = (w.written, std::mem::take(&mut w.ps));
             db.exec(
                 "UPDATE files SET units = $1, errors = $2 WHERE month = $3 AND id = $4",
                 &[

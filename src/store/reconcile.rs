@@ -201,7 +201,7 @@ impl Store {
                     .and_then(|s| months.get(&*s.file).cloned())
                     .unwrap_or_else(|| (month_of(as_of), day.clone()));
                 let place = Place { month: &month, received: &received };
-                rows.push(row(o, is_awaited, &place, id, body, &day));
+                rows.extend(row(o, is_awaited, &place, id, body, &day));
             }
             for ((is_awaited, id), left) in open {
                 let code = id.split('\t').next().unwrap_or_default().to_string();
@@ -215,7 +215,7 @@ impl Store {
                     &[day.as_str().into(), p.month.as_str().into(), Val::Int(p.id)],
                 )?;
             }
-            let new_months: BTreeSet<&str> = rows.iter().filter_map(|r| r.first()).map(Val::text).collect();
+            let new_months: BTreeSet<&str> = rows.chunks(COLUMNS.len()).filter_map(|r| r.first()).map(Val::text).collect();
             for m in new_months {
                 ensure_month(db, m)?;
             }

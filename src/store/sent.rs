@@ -67,11 +67,11 @@ impl Register for Sent<'_> {
             .map_err(|_| format!("date d'envoi « {date} » illisible"))?;
         // A letter may tell one outcome twice (two lines of one invoice…): one row per key.
         let mut keys = HashSet::new();
-        let rows: Vec<Vec<Val>> = letter
+        let rows: Vec<Val> = letter
             .told
             .iter()
             .filter(|t| !self.told.contains(&t.key()) && keys.insert(t.key()))
-            .map(|t| {
+            .flat_map(|t| {
                 let pairs: Vec<(&String, &String)> = t.subject.iter().collect();
                 vec![
                     t.key().into(),

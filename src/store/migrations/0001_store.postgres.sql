@@ -35,7 +35,6 @@ CREATE TABLE facts (
     fields TEXT NOT NULL
 ) PARTITION BY LIST (month);
 CREATE INDEX facts_file ON facts (file_id, line);
-CREATE INDEX facts_ps ON facts (ps);
 CREATE SEQUENCE outcomes_id;
 -- The outcomes decided by reconcile (awaited = 0), and the invoices awaiting a document
 -- (awaited = 1), each from the day it appeared to the day it was resolved.
