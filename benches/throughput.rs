@@ -1,195 +1,41 @@
-//! Throughput benchmark: generates a large B2 set, then measures invoices/s and MB/s for
-//! decoding alone, for decoding plus the whole Flux tiers rule set on one thread and on all
-//! cores, and for `ingest` into a fresh SQLite store (files kept whole, one row per lot,
-//! invoice and line, one transaction per file), with the peak memory the ingest added.
-//! Run: `cargo bench --bench throughput` (VIGIE_BENCH_INVOICES=200000 to resize,
-//! VIGIE_BENCH_ONLY=ingest for the ingest alone).
+//! The benchmark suite: generates corpora with the mix of the published samples (B2 lots, a PJ
+//! index and NOEMIE returns of matching size, `support/corpus.rs`), then measures each stage in a
+//! process of its own — so that its peak memory is its own — beside a floor measured in the same
+//! run on the same bytes (reading them and splitting them into lines):
+//!
+//! - read + split into lines (the floor);
+//! - decode + assemble + joins, no rule (1 thread);
+//! - + every rule set, on 1 thread and on all cores;
+//! - the whole `vigie analyze` process, JSONL report written (all cores);
+//! - `vigie ingest` into a fresh SQLite store.
+//!
+//! Run: `cargo bench --bench throughput` (sizes 10 000 and 100 000 invoices);
+//! `VIGIE_BENCH_SIZES=10000,100000,1000000` for more; `VIGIE_BENCH_ONLY=ingest` for the
+//! ingest alone; `VIGIE_BENCH_KEEP=1` keeps the generated corpus. Results and the machine they were measured on: docs/performance.md.
 
-use std::io::Write;
-use std::path::PathBuf;
+#[path = "support/corpus.rs"]
+mod corpus;
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Instant;
 
-use chrono::{Days, NaiveDate};
+use chrono::NaiveDate;
+use vigie::{Options, Setup};
 
 /// The allocator of the vigie binary, so that the figures are the binary's.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use vigie::{Options, Setup};
 
-fn luhn_complete(prefix: &str) -> String {
-    (0..10)
-        .map(|k| format!("{prefix}{k}"))
-        .find(|s| vigie::luhn(s))
-        .expect("a Luhn key exists")
+/// The day the corpora are analysed at (the samples' own).
+const AS_OF: &str = "2026-11-20";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Writes `invoices` invoices (3 lines each, 100 per lot, 50 lots per file) under `dir`.
-fn generate(dir: &std::path::Path, invoices: usize) -> Vec<PathBuf> {
-    let base = NaiveDate::from_ymd_opt(2026, 10, 1).unwrap();
-    let mut files = Vec::new();
-    let per_lot = 100;
-    let per_file = 50 * per_lot;
-    let mut n = 0usize;
-    let mut file_no = 0;
-    while n < invoices {
-        file_no += 1;
-        let n_ps = luhn_complete(&format!("99{:06}", 100 + file_no % 900));
-        let path = dir.join(format!("bench-{file_no:04}.b2"));
-        let mut out = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
-        let mut recs = 0;
-        let rec = |out: &mut std::io::BufWriter<std::fs::File>, s: String, recs: &mut usize| {
-            assert_eq!(s.len(), 128, "{s}");
-            out.write_all(s.as_bytes()).unwrap();
-            out.write_all(b"\r\n").unwrap();
-            *recs += 1;
-        };
-        rec(
-            &mut out,
-            format!("0 {n_ps}201126{file_no:06}B2V1{:101}", ""),
-            &mut recs,
-        );
-        let mut lots = 0;
-        while n < invoices && lots * per_lot < per_file {
-            lots += 1;
-            let date_lot = base
-                .checked_add_days(Days::new((lots % 40) as u64 + 10))
-                .unwrap();
-            let dl = date_lot.format("%d%m%y");
-            rec(
-                &mut out,
-                format!("1 {n_ps}{lots:03}017510001{dl}{:99}", ""),
-                &mut recs,
-            );
-            let mut lot_recs = 2;
-            let mut lot_total = 0u64;
-            let mut in_lot = 0;
-            while n < invoices && in_lot < per_lot {
-                n += 1;
-                in_lot += 1;
-                let nir = format!(
-                    "2{:02}{:02}75{:03}{:03}",
-                    50 + n % 40,
-                    1 + n % 12,
-                    n % 1000,
-                    n % 997
-                );
-                let key = vigie::nir_key(&nir).unwrap();
-                let soins = date_lot
-                    .checked_sub_days(Days::new((n % 6) as u64))
-                    .unwrap();
-                let presc = soins.checked_sub_days(Days::new((n % 120) as u64)).unwrap();
-                rec(
-                    &mut out,
-                    format!(
-                        "2 {n:09}{nir}{key:02}00001011960O{}10005173140{}S{:<25}{:<20}{:26}",
-                        if n % 7 == 0 { "D" } else { "S" },
-                        presc.format("%d%m%y"),
-                        "DUPONT",
-                        "MARIE",
-                        ""
-                    ),
-                    &mut recs,
-                );
-                let (mut t, mut amo, mut amc) = (0u64, 0u64, 0u64);
-                for l in 0..3u64 {
-                    let q = 1 + (n as u64 + l) % 3;
-                    let pu = 250 + (n as u64 * 7 + l * 13) % 2000;
-                    let m = q * pu;
-                    let a = m * 65 / 100;
-                    let c = m - a;
-                    t += m;
-                    amo += a;
-                    amc += c;
-                    let liste = if l == 0 { "1P" } else { "  " };
-                    rec(&mut out, format!("4 {n:09}{}3400936403114{liste}{q:03}000100{pu:07}{m:07}065{a:07}{c:07}{:56}", soins.format("%d%m%y"), ""), &mut recs);
-                }
-                rec(
-                    &mut out,
-                    format!("5 {n:09}003{t:08}{amo:08}{amc:08}{:08}{:82}", 0, ""),
-                    &mut recs,
-                );
-                lot_recs += 5;
-                lot_total += t;
-            }
-            rec(
-                &mut out,
-                format!(
-                    "9 {n_ps}{lots:03}{in_lot:04}{lot_recs:06}{lot_total:010}{:94}",
-                    ""
-                ),
-                &mut recs,
-            );
-        }
-        let total = recs + 1;
-        rec(
-            &mut out,
-            format!("99{lots:04}{total:08}{:114}", ""),
-            &mut recs,
-        );
-        out.flush().unwrap();
-        files.push(path);
-    }
-    files
-}
-
-fn main() {
-    let invoices: usize = std::env::var("VIGIE_BENCH_INVOICES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(200_000);
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let dir = std::env::temp_dir().join(format!("vigie-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let files = generate(&dir, invoices);
-    let bytes: u64 = files
-        .iter()
-        .map(|f| std::fs::metadata(f).unwrap().len())
-        .sum();
-    let setup = Setup::load(&root.join("grammars"), &root.join("rules")).unwrap();
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    println!(
-        "vigie throughput — {invoices} invoices, {:.1} MB of B2 in {} files, {cores} cores",
-        bytes as f64 / 1e6,
-        files.len()
-    );
-    println!(
-        "{:<34} {:>10} {:>14} {:>10} {:>10}",
-        "mode", "seconds", "invoices/s", "MB/s", "outcomes"
-    );
-    let only_ingest = std::env::var("VIGIE_BENCH_ONLY").is_ok_and(|v| v == "ingest");
-    for (label, decode_only, jobs) in [
-        ("decode + assemble, 1 thread", true, 1),
-        ("decode + flux-tiers, 1 thread", false, 1),
-        ("decode + flux-tiers, all cores", false, cores),
-    ]
-    .into_iter()
-    .filter(|_| !only_ingest)
-    {
-        let opts = Options {
-            jobs,
-            as_of: NaiveDate::from_ymd_opt(2026, 11, 20),
-            decode_only,
-            ..Options::default()
-        };
-        let mut best = f64::MAX;
-        let mut outcomes = 0;
-        for _ in 0..3 {
-            let t = Instant::now();
-            let a = setup.analyze(vigie::files(&files), &opts);
-            best = best.min(t.elapsed().as_secs_f64());
-            outcomes = a.outcomes.len();
-        }
-        println!(
-            "{label:<34} {best:>10.3} {:>14.0} {:>10.1} {outcomes:>10}",
-            invoices as f64 / best,
-            bytes as f64 / 1e6 / best
-        );
-    }
-    ingest(&setup, &files, invoices, bytes, &dir);
-    std::fs::remove_dir_all(dir).ok();
-}
-
-/// The process's peak resident memory so far, in MB (Linux).
+/// This process's peak resident memory, in MB (Linux).
 fn peak_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -202,17 +48,67 @@ fn peak_mb() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+/// The files of a corpus folder, in the order the generator gave them.
+fn corpus_files(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_to_string(dir.join("files.txt"))
+        .unwrap()
+        .lines()
+        .map(PathBuf::from)
+        .collect()
+}
+
+/// Runs one stage in this process (a child of the suite) and prints `RESULT secs peak outcomes`.
+fn stage(name: &str, dir: &Path) {
+    let files = corpus_files(dir);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let t = Instant::now();
+    let outcomes = match name {
+        "floor" => {
+            let mut lines = 0usize;
+            for f in &files {
+                let r = std::io::BufReader::with_capacity(1 << 16, std::fs::File::open(f).unwrap());
+                lines += r.split(b'\n').count();
+            }
+            lines
+        }
+        "ingest" => {
+            let setup = Setup::load(&root().join("grammars"), &root().join("rules")).unwrap();
+            let t = Instant::now();
+            let n = ingest(&setup, &files, dir);
+            println!("RESULT {} {} {n}", t.elapsed().as_secs_f64(), peak_mb());
+            return;
+        }
+        _ => {
+            let setup = Setup::load(&root().join("grammars"), &root().join("rules")).unwrap();
+            let opts = Options {
+                jobs: if name == "rules-all" { cores } else { 1 },
+                as_of: NaiveDate::parse_from_str(AS_OF, "%Y-%m-%d").ok(),
+                decode_only: name == "decode",
+                ..Options::default()
+            };
+            let t = Instant::now();
+            let n = setup.analyze(vigie::files(&files), &opts).outcomes.len();
+            println!("RESULT {} {} {n}", t.elapsed().as_secs_f64(), peak_mb());
+            return;
+        }
+    };
+    println!(
+        "RESULT {} {} {outcomes}",
+        t.elapsed().as_secs_f64(),
+        peak_mb()
+    );
+}
+
 /// Ingests every file into a fresh SQLite store, as `vigie ingest` does (one thread decodes,
-/// another builds and inserts the rows).
-fn ingest(setup: &Setup, files: &[PathBuf], invoices: usize, bytes: u64, dir: &std::path::Path) {
+/// another builds and inserts the rows); the facts stored.
+fn ingest(setup: &Setup, files: &[PathBuf], dir: &Path) -> u64 {
     let db = dir.join("bench.db");
+    let _ = std::fs::remove_file(&db);
     let mut store = vigie::Store::open(&format!("sqlite:{}", db.display())).unwrap();
     let agent = store
         .add_agent(None, "bench", "Banc", "Essai", vigie::Role::Administration)
         .unwrap();
     let day = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
-    let before = peak_mb();
-    let t = Instant::now();
     let mut facts = 0;
     for path in files {
         let received = vigie::Received { path, day };
@@ -222,18 +118,160 @@ fn ingest(setup: &Setup, files: &[PathBuf], invoices: usize, bytes: u64, dir: &s
             facts += f;
         }
     }
-    let secs = t.elapsed().as_secs_f64();
-    println!(
-        "{:<34} {secs:>10.3} {:>14.0} {:>10.1} {facts:>10} facts, peak +{:.0} MB (largest file {:.1} MB)",
-        "ingest into SQLite, 2 threads",
-        invoices as f64 / secs,
-        bytes as f64 / 1e6 / secs,
-        (peak_mb() - before).max(0.0),
-        files
+    drop(store);
+    let _ = std::fs::remove_file(&db);
+    facts
+}
+
+/// One measurement: seconds, peak MB, outcomes (or lines, facts).
+struct Measured {
+    secs: f64,
+    peak: f64,
+    count: u64,
+}
+
+/// Runs `stage` in a child process `runs` times; the fastest run.
+fn measure(stage: &str, dir: &Path, runs: usize) -> Measured {
+    let exe = std::env::current_exe().unwrap();
+    (0..runs)
+        .map(|_| {
+            let o = Command::new(&exe)
+                .env("VIGIE_BENCH_STAGE", stage)
+                .env("VIGIE_BENCH_DIR", dir)
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&o.stdout);
+            let line = text
+                .lines()
+                .find_map(|l| l.strip_prefix("RESULT "))
+                .unwrap_or_else(|| panic!("stage {stage}: {}", String::from_utf8_lossy(&o.stderr)));
+            let v: Vec<f64> = line.split(' ').map(|x| x.parse().unwrap()).collect();
+            Measured {
+                secs: v[0],
+                peak: v[1],
+                count: v[2] as u64,
+            }
+        })
+        .min_by(|a, b| a.secs.total_cmp(&b.secs))
+        .unwrap()
+}
+
+/// The whole `vigie analyze` process, JSONL report written, peak memory by GNU time.
+fn whole_process(dir: &Path, runs: usize) -> Option<Measured> {
+    let time = Path::new("/usr/bin/time");
+    if !time.exists() {
+        return None;
+    }
+    let report = dir.join("report.jsonl");
+    (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            let o = Command::new(time)
+                .args(["-f", "PEAK %M"])
+                .arg(env!("CARGO_BIN_EXE_vigie"))
+                .args([
+                    "analyze", "-q", "--as-of", AS_OF, "--format", "jsonl", "--output",
+                ])
+                .arg(&report)
+                .args(corpus_files(dir))
+                .env("VIGIE_GRAMMARS", root().join("grammars"))
+                .env("VIGIE_RULES", root().join("rules"))
+                .output()
+                .unwrap();
+            let secs = t.elapsed().as_secs_f64();
+            let err = String::from_utf8_lossy(&o.stderr);
+            let kb: f64 = err
+                .lines()
+                .find_map(|l| l.strip_prefix("PEAK "))
+                .and_then(|k| k.trim().parse().ok())
+                .unwrap_or(0.0);
+            let count = std::fs::read(&report)
+                .map(|r| r.iter().filter(|&&b| b == b'\n').count() as u64)
+                .unwrap_or(0);
+            Measured {
+                secs,
+                peak: kb / 1024.0,
+                count,
+            }
+        })
+        .min_by(|a, b| a.secs.total_cmp(&b.secs))
+}
+
+fn main() {
+    if let (Ok(stage_name), Ok(dir)) = (
+        std::env::var("VIGIE_BENCH_STAGE"),
+        std::env::var("VIGIE_BENCH_DIR"),
+    ) {
+        stage(&stage_name, Path::new(&dir));
+        return;
+    }
+    let sizes: Vec<usize> = std::env::var("VIGIE_BENCH_SIZES")
+        .unwrap_or_else(|_| "10000,100000".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let only_ingest = std::env::var("VIGIE_BENCH_ONLY").is_ok_and(|v| v == "ingest");
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    for size in sizes {
+        let dir = std::env::temp_dir().join(format!("vigie-bench-{}-{size}", std::process::id()));
+        let corpus = corpus::generate(&root().join("examples"), &dir, size);
+        let list: Vec<String> = corpus
+            .files
             .iter()
-            .map(|f| std::fs::metadata(f).unwrap().len())
-            .max()
-            .unwrap_or(0) as f64
-            / 1e6
-    );
+            .map(|f| f.display().to_string())
+            .collect();
+        std::fs::write(dir.join("files.txt"), list.join("\n")).unwrap();
+        let (n, mb) = (corpus.invoices as f64, corpus.bytes as f64 / 1e6);
+        println!(
+            "\n{} invoices (the samples' mix), {mb:.1} MB in {} files (B2, PJ index, NOEMIE), {cores} cores, as of {AS_OF}",
+            corpus.invoices,
+            corpus.files.len()
+        );
+        println!(
+            "{:<44} {:>8} {:>11} {:>8} {:>9} {:>8} {:>9}",
+            "stage", "seconds", "invoices/s", "MB/s", "× floor", "peak MB", "count"
+        );
+        let runs = if size <= 100_000 { 3 } else { 1 };
+        let floor = measure("floor", &dir, runs);
+        let line = |label: &str, m: &Measured| {
+            println!(
+                "{label:<44} {:>8.3} {:>11.0} {:>8.1} {:>9.1} {:>8.0} {:>9}",
+                m.secs,
+                n / m.secs,
+                mb / m.secs,
+                m.secs / floor.secs,
+                m.peak,
+                m.count
+            );
+        };
+        line("read + split into lines (floor), 1 thread", &floor);
+        let mut stages = vec![("ingest", "ingest into SQLite (decode ‖ write)")];
+        if !only_ingest {
+            stages.splice(
+                0..0,
+                [
+                    ("decode", "decode + assemble + joins, 1 thread"),
+                    ("rules-1", "+ every rule set, 1 thread"),
+                    ("rules-all", "+ every rule set, all cores"),
+                ],
+            );
+        }
+        for (name, label) in stages {
+            line(label, &measure(name, &dir, runs));
+        }
+        if !only_ingest {
+            match whole_process(&dir, runs) {
+                Some(m) => line("whole process, JSONL written, all cores", &m),
+                None => println!("whole process: /usr/bin/time (GNU time) missing, not measured"),
+            }
+        }
+        if std::env::var_os("VIGIE_BENCH_KEEP").is_some() {
+            println!(
+                "corpus kept in {} (files.txt lists it in order)",
+                dir.display()
+            );
+        } else {
+            std::fs::remove_dir_all(dir).ok();
+        }
+    }
 }

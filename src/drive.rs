@@ -183,8 +183,9 @@ impl<'a> Feeder<'a> {
     }
 }
 
-/// Reads `inputs` as an analysis does (recognition, decoding, assembly, joins) and hands every
-/// unit to `tap`, evaluating no rule: the store's ingest. The analysis holds the input errors.
+/// Reads `inputs` as an analysis does (recognition, decoding, assembly) and hands every unit to
+/// `tap` as it is read, joining nothing and evaluating no rule: the store's ingest. The
+/// analysis holds the input errors.
 pub fn read(
     inputs: Vec<Input>,
     grammars: &GrammarSet,
@@ -193,7 +194,7 @@ pub fn read(
 ) -> Analysis {
     let bytes = AtomicU64::new(0);
     let inputs_given = inputs.len();
-    let mut joiner = Joiner::new(grammars);
+    let mut joiner = Joiner::none(grammars);
     let mut feeder = Feeder::new(grammars, opts, &bytes);
     feeder.feed(inputs, &mut joiner, &mut |u: Unit| tap(&u));
     let mut outcomes = std::mem::take(&mut feeder.errors);

@@ -127,6 +127,14 @@ impl<'g> Joiner<'g> {
 
     /// Whether files of `grammar` are held until every streamed file has gone by: the
     /// indexed side of a link, or a member of a gather.
+    /// A joiner that joins nothing: every unit goes by as it is read, none is held (the
+    /// store's ingest, which keeps files one by one and joins at reconcile).
+    pub fn none(set: &'g GrammarSet) -> Joiner<'g> {
+        let mut j = Joiner::new(set);
+        j.roles.clear();
+        j
+    }
+
     pub fn holds(&self, grammar: &str) -> bool {
         self.roles.get(grammar).is_some_and(|r| {
             r.iter()

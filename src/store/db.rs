@@ -18,8 +18,8 @@ pub enum Val {
     Int(i64),
     /// Text (dates are `AAAA-MM-JJ` text on both databases).
     Text(String),
-    /// Bytes (a file's content).
-    Bytes(Vec<u8>),
+    /// Bytes (a file's content), shared rather than copied.
+    Bytes(std::sync::Arc<[u8]>),
     /// Text shared by many rows (a month, a day), bound as text.
     Shared(std::sync::Arc<str>),
 }
@@ -95,7 +95,7 @@ impl ToSql for Val {
             Val::Null => Ok(IsNull::Yes),
             Val::Int(i) => i.to_sql(ty, out),
             Val::Text(s) => s.to_sql(ty, out),
-            Val::Bytes(b) => b.to_sql(ty, out),
+            Val::Bytes(b) => ToSql::to_sql(&&**b, ty, out),
             Val::Shared(s) => ToSql::to_sql(&&**s, ty, out),
         }
     }
@@ -163,7 +163,7 @@ fn pg_value(row: &postgres::Row, i: usize) -> Val {
             .map(|v| v.map(|v| Val::Int(v.into()))),
         Some(Type::BYTEA) => row
             .try_get::<_, Option<Vec<u8>>>(i)
-            .map(|v| v.map(Val::Bytes)),
+            .map(|v| v.map(|b| Val::Bytes(b.into()))),
         _ => row
             .try_get::<_, Option<String>>(i)
             .map(|v| v.map(Val::Text)),
@@ -178,7 +178,7 @@ fn sqlite_value(v: rusqlite::types::ValueRef<'_>) -> Val {
         ValueRef::Integer(i) => Val::Int(i),
         ValueRef::Real(r) => Val::Text(r.to_string()),
         ValueRef::Text(t) => Val::Text(String::from_utf8_lossy(t).into_owned()),
-        ValueRef::Blob(b) => Val::Bytes(b.to_vec()),
+        ValueRef::Blob(b) => Val::Bytes(b.into()),
     }
 }
 

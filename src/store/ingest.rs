@@ -406,7 +406,7 @@ impl Store {
                         now().into(),
                         agent.id.as_str().into(),
                         Val::Int(i64::try_from(size).unwrap_or(i64::MAX)),
-                        Val::Bytes(bytes.to_vec()),
+                        Val::Bytes(Arc::clone(&bytes)),
                     ],
                 )?
                 .int();

@@ -139,7 +139,7 @@ impl Store {
                 };
                 Some(Input::File(Origin::Stored {
                     name: Arc::from(name),
-                    bytes: bytes.into(),
+                    bytes,
                 }))
             })
             .collect())
