@@ -149,9 +149,9 @@ pub(crate) fn ps_subject(subject: &crate::model::Subject) -> Option<String> {
 /// The subject keys that name a PS or a doctor.
 const PS_KEYS: [&str; 2] = ["n_ps", "rpps"];
 
-/// Turns units into fact rows and writes them by batches.
-struct FactRows<'d> {
-    db: &'d mut Db,
+/// Turns units into fact rows, handed by batches to the thread that inserts them.
+struct FactRows {
+    send: std::sync::mpsc::SyncSender<Vec<Val>>,
     file_id: i64,
     month: Arc<str>,
     received: Arc<str>,
@@ -183,7 +183,7 @@ impl Recent {
     }
 }
 
-impl FactRows<'_> {
+impl FactRows {
     fn unit(&mut self, unit: &Unit) {
         let mut chain: Vec<&Node> = unit.ancestors.iter().map(Arc::as_ref).collect();
         self.node(&unit.node, &mut chain);
@@ -241,6 +241,9 @@ impl FactRows<'_> {
             fields.into(),
         ]);
         self.count += 1;
+        if self.rows.len() >= BATCH * FACT_COLUMNS.len() {
+            self.flush();
+        }
         for children in &node.children {
             for child in children {
                 self.node(child, chain);
@@ -249,10 +252,13 @@ impl FactRows<'_> {
         chain.pop();
     }
 
-    fn flush(&mut self) -> Result<(), StoreError> {
-        let written = self.db.insert_many("facts", &FACT_COLUMNS, &self.rows);
-        self.rows.clear();
-        written
+    /// Hands the rows built to the writer (which, stopped on an error, says which when
+    /// joined).
+    fn flush(&mut self) {
+        if !self.rows.is_empty() {
+            let full = Vec::with_capacity(BATCH * FACT_COLUMNS.len());
+            let _ = self.send.send(std::mem::replace(&mut self.rows, full));
+        }
     }
 }
 
@@ -261,9 +267,9 @@ const FACT_COLUMNS: [&str; 9] = [
     "file_id", "month", "received", "line", "grp", "subject", "ps", "day", "fields",
 ];
 
-/// Reads `origin` and writes its facts into `db`: decoding on this thread, building and
-/// inserting the rows on another, so that both cores work. The facts written, the PS met, the
-/// reading.
+/// Reads `origin` and writes its facts into `db`: decoding and building the rows on this
+/// thread, inserting them on another, so that both cores work. The facts written, the PS met,
+/// the reading.
 fn write_facts(
     db: &mut Db,
     grammars: &GrammarSet,
@@ -277,51 +283,40 @@ fn write_facts(
     ),
     StoreError,
 > {
-    let (send, receive) = std::sync::mpsc::sync_channel::<Vec<Unit>>(4);
+    let (send, receive) = std::sync::mpsc::sync_channel::<Vec<Val>>(4);
     std::thread::scope(|scope| {
         let writer = scope.spawn(move || {
-            let mut facts = FactRows {
-                db,
-                file_id: place.file_id,
-                month: Arc::from(place.month),
-                received: Arc::from(place.received),
-                rows: Vec::with_capacity(BATCH * FACT_COLUMNS.len()),
-                ps: Default::default(),
-                last_ps: String::new(),
-                count: 0,
-                recent: Recent::default(),
-            };
-            for units in receive {
-                for unit in &units {
-                    facts.unit(unit);
-                }
-                if facts.rows.len() >= BATCH * FACT_COLUMNS.len() {
-                    facts.flush()?;
-                }
+            for rows in receive {
+                db.insert_many("facts", &FACT_COLUMNS, &rows)?;
             }
-            facts.flush()?;
-            Ok((facts.count, facts.ps))
+            Ok(())
         });
+        let mut facts = FactRows {
+            send,
+            file_id: place.file_id,
+            month: Arc::from(place.month),
+            received: Arc::from(place.received),
+            rows: Vec::with_capacity(BATCH * FACT_COLUMNS.len()),
+            ps: Default::default(),
+            last_ps: String::new(),
+            count: 0,
+            recent: Recent::default(),
+        };
         let opts = Options {
             jobs: 1,
             decode_only: true,
             ..Options::default()
         };
-        let mut batch = Vec::with_capacity(UNITS_PER_BATCH);
         let read = drive::read(vec![Input::File(origin)], grammars, &opts, &mut |u| {
-            batch.push(u.clone());
-            if batch.len() == UNITS_PER_BATCH {
-                // A writer stopped on an error says which when joined.
-                let _ = send.send(std::mem::replace(
-                    &mut batch,
-                    Vec::with_capacity(UNITS_PER_BATCH),
-                ));
-            }
+            facts.unit(u)
         });
-        let _ = send.send(batch);
+        facts.flush();
+        let FactRows {
+            count, ps, send, ..
+        } = facts;
         drop(send);
         match writer.join() {
-            Ok(Ok((count, ps))) => Ok((count, ps, read)),
+            Ok(Ok(())) => Ok((count, ps, read)),
             Ok(Err(e)) => Err(e),
             Err(_) => Err(StoreError::Database(
                 "le fil d'écriture des faits s'est arrêté".into(),
@@ -329,9 +324,6 @@ fn write_facts(
         }
     })
 }
-
-/// Units handed to the writer at once.
-const UNITS_PER_BATCH: usize = 8;
 
 /// Where a file's facts go.
 struct FactRowsOf<'a> {
