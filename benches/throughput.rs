@@ -104,8 +104,8 @@ fn stage(name: &str, dir: &Path) {
     );
 }
 
-/// Ingests every file into a fresh SQLite store, as `vigie ingest` does (one thread decodes,
-/// another builds and inserts the rows); the facts stored.
+/// Ingests every file into a fresh SQLite store, as `vigie ingest` does (one thread decodes and
+/// builds the rows, another inserts them); the facts stored.
 fn ingest(setup: &Setup, files: &[PathBuf], dir: &Path) -> u64 {
     let db = dir.join("bench.db");
     let _ = std::fs::remove_file(&db);
