@@ -28,6 +28,26 @@ fn vigie(dir: &Path, store: &str, agent: Option<&str>, args: &[&str]) -> Output 
     c.output().expect("vigie runs")
 }
 
+/// Registers `a.martin` (Agnès Martin), the administrator an empty store's first agent must be.
+fn first_administrator(dir: &Path, store: &str) {
+    ok(vigie(
+        dir,
+        store,
+        None,
+        &[
+            "agents",
+            "add",
+            "a.martin",
+            "--nom",
+            "Martin",
+            "--prenom",
+            "Agnès",
+            "--role",
+            "administration",
+        ],
+    ));
+}
+
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
@@ -215,22 +235,7 @@ fn scenario(store: &str, tag: &str) {
         ],
     );
     assert_eq!(first.status.code(), Some(2), "{}", stderr(&first));
-    ok(vigie(
-        &dir,
-        store,
-        None,
-        &[
-            "agents",
-            "add",
-            "a.martin",
-            "--nom",
-            "Martin",
-            "--prenom",
-            "Agnès",
-            "--role",
-            "administration",
-        ],
-    ));
+    first_administrator(&dir, store);
     let nobody = vigie(
         &dir,
         store,
@@ -634,24 +639,9 @@ fn months_of_flow_on_postgresql() {
     common::pg::release();
 }
 
-/// An edited entry, a deleted one, a truncated trail: `audit verify` finds each.
-fn tampering_is_found(store: &str, dir: &Path, sql: &dyn Fn(&str)) {
-    ok(vigie(
-        dir,
-        store,
-        None,
-        &[
-            "agents",
-            "add",
-            "a.martin",
-            "--nom",
-            "Martin",
-            "--prenom",
-            "Agnès",
-            "--role",
-            "administration",
-        ],
-    ));
+/// A trail of four entries: the administrator, then three `lecture` agents it registers.
+fn four_agents(dir: &Path, store: &str) {
+    first_administrator(dir, store);
     for id in ["b", "c", "d"] {
         ok(vigie(
             dir,
@@ -662,6 +652,11 @@ fn tampering_is_found(store: &str, dir: &Path, sql: &dyn Fn(&str)) {
             ],
         ));
     }
+}
+
+/// An edited entry: `audit verify` finds it, once the triggers that refuse it are dropped.
+fn tampering_is_found(store: &str, dir: &Path, sql: &dyn Fn(&str)) {
+    four_agents(dir, store);
     ok(vigie(dir, store, Some("a.martin"), &["audit", "verify"]));
     // vigie never changes the trail: the database refuses it.
     sql("UPDATE audit SET agent = 'x' WHERE seq = 2");
@@ -698,32 +693,7 @@ fn a_deleted_audit_entry_is_found() {
     let dir = scratch("deleted");
     let db = dir.join("vigie.db");
     let store = format!("sqlite:{}", db.display());
-    ok(vigie(
-        &dir,
-        &store,
-        None,
-        &[
-            "agents",
-            "add",
-            "a.martin",
-            "--nom",
-            "Martin",
-            "--prenom",
-            "Agnès",
-            "--role",
-            "administration",
-        ],
-    ));
-    for id in ["b", "c", "d"] {
-        ok(vigie(
-            &dir,
-            &store,
-            Some("a.martin"),
-            &[
-                "agents", "add", id, "--nom", "N", "--prenom", "P", "--role", "lecture",
-            ],
-        ));
-    }
+    four_agents(&dir, &store);
     let c = rusqlite::Connection::open(&db).unwrap();
     assert!(
         c.execute_batch("DELETE FROM audit WHERE seq = 4").is_err(),
@@ -750,22 +720,7 @@ fn a_newer_schema_is_refused() {
     let dir = scratch("newer");
     let db = dir.join("vigie.db");
     let store = format!("sqlite:{}", db.display());
-    ok(vigie(
-        &dir,
-        &store,
-        None,
-        &[
-            "agents",
-            "add",
-            "a.martin",
-            "--nom",
-            "Martin",
-            "--prenom",
-            "Agnès",
-            "--role",
-            "administration",
-        ],
-    ));
+    first_administrator(&dir, &store);
     let c = rusqlite::Connection::open(&db).unwrap();
     c.execute_batch(
         "INSERT INTO vigie_schema (version, name, applied_at) VALUES (99, 'futur', 'x')",
@@ -818,22 +773,7 @@ fn count(store: &str, dir: &Path) -> (u64, u64) {
 /// run completes it, with nothing lost or twice.
 fn killed_mid_file(store: &str, tag: &str) {
     let dir = scratch(tag);
-    ok(vigie(
-        &dir,
-        store,
-        None,
-        &[
-            "agents",
-            "add",
-            "a.martin",
-            "--nom",
-            "Martin",
-            "--prenom",
-            "Agnès",
-            "--role",
-            "administration",
-        ],
-    ));
+    first_administrator(&dir, store);
     let small = dir.join("lot-small.b2");
     std::fs::copy(common::path("examples/lot-07-132202888.b2"), &small).unwrap();
     let big = dir.join("lot-big.b2");
@@ -842,22 +782,7 @@ fn killed_mid_file(store: &str, tag: &str) {
     let (files, facts) = {
         let refdir = scratch(&format!("{tag}-ref"));
         let reference = format!("sqlite:{}", refdir.join("ref.db").display());
-        ok(vigie(
-            &refdir,
-            &reference,
-            None,
-            &[
-                "agents",
-                "add",
-                "a.martin",
-                "--nom",
-                "Martin",
-                "--prenom",
-                "Agnès",
-                "--role",
-                "administration",
-            ],
-        ));
+        first_administrator(&refdir, &reference);
         ok(vigie(
             &refdir,
             &reference,
@@ -959,22 +884,7 @@ fn a_killed_ingest_loses_and_duplicates_nothing_on_postgresql() {
 fn a_damaged_file_is_kept_with_its_errors_and_an_unreadable_one_refused() {
     let dir = scratch("damaged");
     let store = format!("sqlite:{}", dir.join("vigie.db").display());
-    ok(vigie(
-        &dir,
-        &store,
-        None,
-        &[
-            "agents",
-            "add",
-            "a.martin",
-            "--nom",
-            "Martin",
-            "--prenom",
-            "Agnès",
-            "--role",
-            "administration",
-        ],
-    ));
+    first_administrator(&dir, &store);
     let damaged = common::path("tests/data/broken/lot-casse.b2")
         .display()
         .to_string();
