@@ -2,6 +2,8 @@
 
 mod common;
 
+use common::stderr;
+
 use std::process::{Command, Output};
 
 fn vigie(args: &[&str]) -> Output {
@@ -14,10 +16,6 @@ fn vigie(args: &[&str]) -> Output {
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 #[test]

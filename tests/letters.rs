@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::stderr;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -18,10 +20,6 @@ fn vigie(args: &[&str], env: &[(&str, &str)]) -> Output {
         c.env(k, v);
     }
     c.output().expect("vigie runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// A clean folder whose store (`vigie.db`) has two agents: `a.martin` (Agnès Martin,

@@ -6,6 +6,8 @@
 
 mod common;
 
+use common::stderr;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -46,10 +48,6 @@ fn first_administrator(dir: &Path, store: &str) {
             "administration",
         ],
     ));
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// The command succeeded; its standard output.

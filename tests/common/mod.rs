@@ -9,6 +9,11 @@ use chrono::NaiveDate;
 use vigie::model::Outcome;
 use vigie::{Options, Setup};
 
+/// What a command said on standard error.
+pub fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
