@@ -133,9 +133,9 @@ fn json_string(s: &str, out: &mut String) {
 
 /// The PS (or doctor) a subject is about.
 pub(crate) fn ps_of(subject: &crate::model::Subject) -> Option<String> {
-    subject
-        .get("n_ps")
-        .or_else(|| subject.get("rpps"))
+    PS_KEYS
+        .iter()
+        .find_map(|k| subject.get(k))
         .map(str::to_string)
 }
 
