@@ -104,8 +104,8 @@ fn stage(name: &str, dir: &Path) {
     );
 }
 
-/// Ingests every file into a fresh SQLite store, as `vigie ingest` does (one thread decodes and
-/// builds the rows, another inserts them); the facts stored.
+/// Ingests every file into a fresh SQLite store, as `vigie ingest` does (one thread reads the
+/// files ahead and builds the rows, another inserts and commits them); the facts stored.
 fn ingest(setup: &Setup, files: &[PathBuf], dir: &Path) -> u64 {
     let db = dir.join("bench.db");
     let _ = std::fs::remove_file(&db);
@@ -114,15 +114,18 @@ fn ingest(setup: &Setup, files: &[PathBuf], dir: &Path) -> u64 {
         .add_agent(None, "bench", "Banc", "Essai", vigie::Role::Administration)
         .unwrap();
     let day = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+    let received: Vec<vigie::Received<'_>> = files
+        .iter()
+        .map(|path| vigie::Received { path, day })
+        .collect();
     let mut facts = 0;
-    for path in files {
-        let received = vigie::Received { path, day };
-        if let vigie::Ingested::Stored { facts: f, .. } =
-            store.ingest(&agent, &setup.grammars, &received).unwrap()
-        {
-            facts += f;
-        }
-    }
+    store
+        .ingest(&agent, &setup.grammars, &received, &mut |settled| {
+            if let vigie::Ingested::Stored { facts: f, .. } = settled {
+                facts += f;
+            }
+        })
+        .unwrap();
     drop(store);
     let _ = std::fs::remove_file(&db);
     facts

@@ -953,3 +953,73 @@ fn a_damaged_file_is_kept_with_its_errors_and_an_unreadable_one_refused() {
     assert_eq!(files, 1, "nothing kept of the unreadable file");
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// Files are read by several threads but settled and stored in the order given: a copy of a
+/// file given in the same run is found received (the reader cannot see it yet: the writer does),
+/// an unreadable file is refused in its place, and the audit trail follows the same order.
+#[test]
+fn files_are_settled_in_the_order_given_and_a_copy_in_the_same_run_is_skipped() {
+    let dir = scratch("order");
+    let store = format!("sqlite:{}", dir.join("vigie.db").display());
+    first_administrator(&dir, &store);
+    let example = |name: &str| common::path("examples").join(name);
+    let copy = dir.join("copie-du-lot-01.b2");
+    std::fs::copy(example("lot-01-992748186.b2"), &copy).unwrap();
+    let given = [
+        example("lot-01-992748186.b2"),
+        example("pieces.scor.csv"),
+        copy,
+        common::path("tests/data/broken/binaire.b2"),
+        example("lot-02-752379560.b2"),
+        example("retour-01.noemie"),
+    ];
+    let mut args = vec![
+        "ingest".to_string(),
+        "--received".into(),
+        "2026-11-20".into(),
+    ];
+    args.extend(paths(&given));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = vigie(&dir, &store, Some("a.martin"), &args);
+    assert_eq!(o.status.code(), Some(1), "one file refused: {}", stderr(&o));
+    let settled: Vec<(String, &str)> = stderr(&o)
+        .lines()
+        .filter_map(|l| {
+            let (file, what) = l.strip_prefix("vigie: ")?.split_once(" : ")?;
+            let file = Path::new(file).file_name()?.to_string_lossy().into_owned();
+            let what = ["reçu (", "déjà reçu", "refusé"]
+                .into_iter()
+                .find(|w| what.starts_with(w))?;
+            Some((file, what))
+        })
+        .collect();
+    let expected = [
+        ("lot-01-992748186.b2", "reçu ("),
+        ("pieces.scor.csv", "reçu ("),
+        ("copie-du-lot-01.b2", "déjà reçu"),
+        ("binaire.b2", "refusé"),
+        ("lot-02-752379560.b2", "reçu ("),
+        ("retour-01.noemie", "reçu ("),
+    ];
+    let expected: Vec<(String, &str)> = expected.iter().map(|(f, w)| (f.to_string(), *w)).collect();
+    assert_eq!(settled, expected, "{}", stderr(&o));
+    let ingests: Vec<String> = audit(&dir, &store)
+        .iter()
+        .filter(|e| e["action"] == "ingest")
+        .filter_map(|e| {
+            let subjects = e["subjects"].as_array()?;
+            let file = subjects.first()?.as_str()?.strip_prefix("fichier=")?;
+            Some(Path::new(file).file_name()?.to_string_lossy().into_owned())
+        })
+        .collect();
+    assert_eq!(
+        ingests,
+        [
+            "lot-01-992748186.b2",
+            "pieces.scor.csv",
+            "lot-02-752379560.b2",
+            "retour-01.noemie"
+        ]
+    );
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -61,38 +61,42 @@ pub fn run(a: Args) -> ExitCode {
         .unwrap_or_else(|| chrono::Local::now().date_naive());
     let started = Instant::now();
     let (mut stored, mut facts, mut bytes, mut refused) = (0, 0, 0, walk.errors.len());
-    for path in &walk.files {
-        let received = Received { path, day };
-        match store.ingest(&agent, &grammars, &received) {
-            Ok(Ingested::Stored {
-                file,
-                format,
-                facts: f,
-                errors,
-                bytes: b,
-            }) => {
-                stored += 1;
-                facts += f;
-                bytes += b;
-                if !a.quiet {
-                    say!("vigie: {file} : reçu ({format}, {f} faits, {errors} erreur(s) de lecture gardée(s))");
-                }
+    let files: Vec<Received<'_>> = walk
+        .files
+        .iter()
+        .map(|path| Received { path, day })
+        .collect();
+    let ingested = store.ingest(&agent, &grammars, &files, &mut |settled| match settled {
+        Ingested::Stored {
+            file,
+            format,
+            facts: f,
+            errors,
+            bytes: b,
+        } => {
+            stored += 1;
+            facts += f;
+            bytes += b;
+            if !a.quiet {
+                say!("vigie: {file} : reçu ({format}, {f} faits, {errors} erreur(s) de lecture gardée(s))");
             }
-            Ok(Ingested::Already {
-                file,
-                first,
-                received,
-            }) => {
-                if !a.quiet {
-                    say!("vigie: {file} : déjà reçu le {received} (sous le nom {first}), ignoré");
-                }
-            }
-            Ok(Ingested::Refused { file, reason }) => {
-                refused += 1;
-                say!("vigie: {file} : refusé : {reason}");
-            }
-            Err(e) => return exit_of(&e),
         }
+        Ingested::Already {
+            file,
+            first,
+            received,
+        } => {
+            if !a.quiet {
+                say!("vigie: {file} : déjà reçu le {received} (sous le nom {first}), ignoré");
+            }
+        }
+        Ingested::Refused { file, reason } => {
+            refused += 1;
+            say!("vigie: {file} : refusé : {reason}");
+        }
+    });
+    if let Err(e) = ingested {
+        return exit_of(&e);
     }
     if !a.quiet {
         let secs = started.elapsed().as_secs_f64().max(1e-6);

@@ -2,8 +2,17 @@
 //! with its facts — one row per lot, invoice, line, PJ line, return, CAS record — and its input
 //! errors, in one transaction per file. A file already received (same SHA-256) is not stored
 //! twice; a crash in the middle leaves the store as before that file.
+//!
+//! Threads share the work: readers read the files ahead (content, digest, decoding, fact rows),
+//! file `i` by reader `i % readers`, and one writer takes them back in order from each reader
+//! in turn and writes them, so that files are decoded while the one before them is inserted
+//! and committed.
 
+mod rows;
+
+use std::collections::BTreeSet;
 use std::path::Path;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
 
 use chrono::NaiveDate;
@@ -13,11 +22,10 @@ use sha2::{Digest, Sha256};
 use super::db::{Db, Kind, Val};
 use super::{audit, month_of, now, Agent, Store, StoreError};
 use crate::drive::{self, Input, Options, Origin};
-use crate::facts::{resolve, subject_values};
-use crate::model::{iso_date, GrammarSet, Node, Outcome, Unit, Value};
-
-/// Facts are written by batches of this many rows.
-const BATCH: usize = 2000;
+use crate::model::{GrammarSet, Outcome};
+pub(crate) use rows::fact_id;
+pub(crate) use rows::{ps_of, ps_subject};
+use rows::{FactRows, FACT_COLUMNS, FILE_ID, ID};
 
 /// One file to ingest: where it is and the name outcomes will give it (as `analyze` would).
 #[derive(Debug, Clone)]
@@ -83,308 +91,230 @@ pub(crate) fn ensure_month(db: &mut Db, month: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Appends the `(field, value)` pairs of a node's opening record that could be read, as a JSON
-/// object.
-fn write_fields(node: &Node, out: &mut String) {
-    out.push('{');
-    let mut value = String::new();
-    if let Some(r) = &node.open {
-        for (i, (def, v)) in r.def.fields.iter().zip(r.values.iter()).enumerate() {
-            value.clear();
-            if r.is_faulty(i) || !v.write_display(&mut value) {
-                continue;
-            }
-            if out.len() > 1 {
-                out.push(',');
-            }
-            json_string(&def.name, out);
-            out.push(':');
-            json_string(&value, out);
-        }
-    }
-    out.push('}');
-}
-
-/// Appends `s` as a JSON string (RFC 8259 escapes), copying the runs that need none whole.
-fn json_string(s: &str, out: &mut String) {
-    use std::fmt::Write;
-    out.push('"');
-    let mut rest = s;
-    // The bytes to escape are ASCII: a byte search is a character search in UTF-8.
-    while let Some(at) = rest
-        .bytes()
-        .position(|b| b == b'"' || b == b'\\' || b < b' ')
-    {
-        out.push_str(rest.get(..at).unwrap_or_default());
-        let mut tail = rest.get(at..).unwrap_or_default().chars();
-        match tail.next() {
-            Some('"') => out.push_str("\\\""),
-            Some('\\') => out.push_str("\\\\"),
-            Some(c) => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            None => {}
-        }
-        rest = tail.as_str();
-    }
-    out.push_str(rest);
-    out.push('"');
-}
-
-/// The PS (or doctor) a subject is about.
-pub(crate) fn ps_of(subject: &crate::model::Subject) -> Option<String> {
-    PS_KEYS
-        .iter()
-        .find_map(|k| subject.get(k))
-        .map(str::to_string)
-}
-
-/// The PS (or doctor) a subject is about, as a subject (`n_ps=…`, `rpps=…`).
-pub(crate) fn ps_subject(subject: &crate::model::Subject) -> Option<String> {
-    PS_KEYS
-        .iter()
-        .find_map(|k| subject.get(k).map(|v| format!("{k}={v}")))
-}
-
-/// The subject keys that name a PS or a doctor.
-const PS_KEYS: [&str; 2] = ["n_ps", "rpps"];
-
-/// Turns units into fact rows, handed by batches to the thread that inserts them.
-struct FactRows {
-    send: std::sync::mpsc::SyncSender<Vec<Val>>,
-    file_id: i64,
-    month: Arc<str>,
-    received: Arc<str>,
-    rows: Vec<Val>,
-    ps: std::collections::BTreeSet<String>,
-    last_ps: String,
-    count: u64,
-    recent: Recent,
-}
-
-/// The texts that repeat from row to row (a group's name, a lot's date, a PS), shared rather
-/// than allocated for each row.
-#[derive(Default)]
-struct Recent(Vec<Arc<str>>);
-
-impl Recent {
-    const KEPT: usize = 16;
-
-    fn get(&mut self, text: &str) -> Arc<str> {
-        if let Some(found) = self.0.iter().find(|t| &***t == text) {
-            return Arc::clone(found);
-        }
-        if self.0.len() == Self::KEPT {
-            self.0.remove(0);
-        }
-        let new: Arc<str> = Arc::from(text);
-        self.0.push(Arc::clone(&new));
-        new
-    }
-}
-
-impl FactRows {
-    fn unit(&mut self, unit: &Unit) {
-        let mut chain: Vec<&Node> = unit.ancestors.iter().map(Arc::as_ref).collect();
-        self.node(&unit.node, &mut chain);
-    }
-
-    fn node<'n>(&mut self, node: &'n Node, chain: &mut Vec<&'n Node>) {
-        chain.push(node);
-        let mut subject = String::with_capacity(48);
-        let mut ps = None;
-        for (k, v) in subject_values(chain) {
-            let start = subject.len();
-            if start > 0 {
-                subject.push(' ');
-            }
-            let key_at = subject.len();
-            subject.push_str(k);
-            subject.push('=');
-            let value_at = subject.len();
-            if !v.write_display(&mut subject) {
-                subject.truncate(start);
-            } else if ps.is_none() && PS_KEYS.contains(&&**k) {
-                ps = Some((key_at, value_at, subject.len()));
-            }
-        }
-        let day = node
-            .group
-            .date
-            .as_ref()
-            .and_then(|p| resolve(p, chain))
-            .and_then(|v| match v.as_ref() {
-                Value::Date(d) => Some(self.recent.get(&iso_date(*d))),
-                _ => None,
-            });
-        let ps = ps.map(|(key_at, value_at, end)| {
-            let whole = subject.get(key_at..end).unwrap_or_default();
-            if whole != self.last_ps {
-                self.last_ps = whole.to_string();
-                self.ps.insert(self.last_ps.clone());
-            }
-            self.recent
-                .get(subject.get(value_at..end).unwrap_or_default())
-        });
-        let mut fields = String::with_capacity(256);
-        write_fields(node, &mut fields);
-        let shared = |v: Option<Arc<str>>| v.map_or(Val::Null, Val::Shared);
-        self.rows.extend([
-            Val::Int(self.file_id),
-            Val::Shared(Arc::clone(&self.month)),
-            Val::Shared(Arc::clone(&self.received)),
-            Val::Int(i64::from(node.line)),
-            Val::Shared(self.recent.get(&node.group.name)),
-            subject.into(),
-            shared(ps),
-            shared(day),
-            fields.into(),
-        ]);
-        self.count += 1;
-        if self.rows.len() >= BATCH * FACT_COLUMNS.len() {
-            self.flush();
-        }
-        for children in &node.children {
-            for child in children {
-                self.node(child, chain);
-            }
-        }
-        chain.pop();
-    }
-
-    /// Hands the rows built to the writer (which, stopped on an error, says which when
-    /// joined).
-    fn flush(&mut self) {
-        if !self.rows.is_empty() {
-            let full = Vec::with_capacity(BATCH * FACT_COLUMNS.len());
-            let _ = self.send.send(std::mem::replace(&mut self.rows, full));
-        }
-    }
-}
-
-/// The columns of a fact row, in [`FactRows`]' order.
-const FACT_COLUMNS: [&str; 9] = [
-    "file_id", "month", "received", "line", "grp", "subject", "ps", "day", "fields",
-];
-
-/// Reads `origin` and writes its facts into `db`: decoding and building the rows on this
-/// thread, inserting them on another, so that both cores work. The facts written, the PS met,
-/// the reading.
-fn write_facts(
-    db: &mut Db,
-    grammars: &GrammarSet,
-    origin: Origin,
-    place: FactRowsOf<'_>,
-) -> Result<
-    (
-        u64,
-        std::collections::BTreeSet<String>,
-        crate::drive::Analysis,
-    ),
-    StoreError,
-> {
-    let (send, receive) = std::sync::mpsc::sync_channel::<Vec<Val>>(4);
-    std::thread::scope(|scope| {
-        let writer = scope.spawn(move || {
-            for rows in receive {
-                db.insert_many("facts", &FACT_COLUMNS, &rows)?;
-            }
-            Ok(())
-        });
-        let mut facts = FactRows {
-            send,
-            file_id: place.file_id,
-            month: Arc::from(place.month),
-            received: Arc::from(place.received),
-            rows: Vec::with_capacity(BATCH * FACT_COLUMNS.len()),
-            ps: Default::default(),
-            last_ps: String::new(),
-            count: 0,
-            recent: Recent::default(),
-        };
-        let opts = Options {
-            jobs: 1,
-            decode_only: true,
-            ..Options::default()
-        };
-        let read = drive::read(vec![Input::File(origin)], grammars, &opts, &mut |u| {
-            facts.unit(u)
-        });
-        facts.flush();
-        let FactRows {
-            count, ps, send, ..
-        } = facts;
-        drop(send);
-        match writer.join() {
-            Ok(Ok(())) => Ok((count, ps, read)),
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err(StoreError::Database(
-                "le fil d'écriture des faits s'est arrêté".into(),
-            )),
-        }
-    })
-}
-
-/// Where a file's facts go.
-struct FactRowsOf<'a> {
-    file_id: i64,
-    month: &'a str,
-    received: &'a str,
-}
-
 /// The JSON of the input errors of a file (kept with it).
 fn errors_json(errors: &[Outcome]) -> String {
     serde_json::to_string(errors).unwrap_or_else(|_| "[]".into())
 }
 
+/// Files read at most at once (on as many cores).
+const MAX_READERS: usize = 4;
+
+/// Batches a reader may hand on ahead of the writer.
+const AHEAD: usize = 8;
+
+/// What a reading thread hands the writing one, file after file.
+enum Ahead {
+    /// A file not to store: refused, or received before.
+    Settled(Ingested),
+    /// A file to store; its rows follow, then its end.
+    Start(Header),
+    /// Fact rows of the file started.
+    Rows(Vec<Val>),
+    /// The file started has been read to its end.
+    End(Reading),
+}
+
+/// A file to store, as read.
+struct Header {
+    name: String,
+    digest: String,
+    grammar: String,
+    bytes: Arc<[u8]>,
+    day: String,
+    month: String,
+}
+
+/// What reading a whole file gave.
+struct Reading {
+    facts: u64,
+    ps: BTreeSet<String>,
+    errors: Vec<Outcome>,
+    readable: bool,
+}
+
+/// The writing thread has stopped (on an error it reports itself).
+struct WriterGone;
+
+/// The name and day the file of SHA-256 `digest` was first received under, if it was.
+fn received_before(db: &mut Db, digest: &str, name: &str) -> Result<Option<Ingested>, StoreError> {
+    let seen = db.query(
+        "SELECT f.name, f.received FROM digests d JOIN files f ON f.id = d.file_id AND f.month = d.month WHERE d.digest = $1",
+        &[digest.into()],
+    )?;
+    Ok(match seen.first().map(Vec::as_slice) {
+        Some([first, received]) => Some(Ingested::Already {
+            file: name.to_string(),
+            first: first.text().to_string(),
+            received: received.text().to_string(),
+        }),
+        _ => None,
+    })
+}
+
+/// Reads every `lanes`-th file of `files` from the `lane`-th, and hands each on to the writer;
+/// `seen` (a connection of its own, when there is one) spares decoding a file received before.
+fn read_ahead(
+    files: &[Received<'_>],
+    (lane, lanes): (usize, usize),
+    grammars: &GrammarSet,
+    mut seen: Option<Db>,
+    send: &SyncSender<Ahead>,
+) {
+    for file in files.iter().skip(lane).step_by(lanes) {
+        if read_one(file, grammars, seen.as_mut(), send).is_err() {
+            return;
+        }
+    }
+}
+
+/// Reads one file and hands it on: settled, or its header, rows and end.
+fn read_one(
+    file: &Received<'_>,
+    grammars: &GrammarSet,
+    seen: Option<&mut Db>,
+    send: &SyncSender<Ahead>,
+) -> Result<(), WriterGone> {
+    let hand = |next: Ahead| send.send(next).map_err(|_| WriterGone);
+    let name = file.path.display().to_string();
+    let bytes: Arc<[u8]> = match std::fs::read(file.path) {
+        Ok(b) => b.into(),
+        Err(e) => {
+            let reason = format!("fichier illisible : {e}");
+            return hand(Ahead::Settled(Ingested::Refused { file: name, reason }));
+        }
+    };
+    let digest = digest(&bytes);
+    // A failed look-up is only a lost shortcut: the writer looks again in its transaction.
+    if let Some(Ok(Some(already))) = seen.map(|db| received_before(db, &digest, &name)) {
+        return hand(Ahead::Settled(already));
+    }
+    let origin = Origin::Stored {
+        name: Arc::from(name.as_str()),
+        bytes: Arc::clone(&bytes),
+    };
+    let grammar = match crate::facts::read::detect(&origin, grammars, None) {
+        Ok(g) => g.name.clone(),
+        Err(e) => {
+            let reason = e.message;
+            return hand(Ahead::Settled(Ingested::Refused { file: name, reason }));
+        }
+    };
+    let day = file.day.format("%Y-%m-%d").to_string();
+    let month = month_of(file.day);
+    let mut gone = false;
+    let mut facts = FactRows::new(&month, &day, |rows| {
+        gone = gone || send.send(Ahead::Rows(rows)).is_err();
+    });
+    hand(Ahead::Start(Header {
+        name,
+        digest,
+        grammar,
+        bytes,
+        day,
+        month,
+    }))?;
+    let opts = Options {
+        jobs: 1,
+        decode_only: true,
+        ..Options::default()
+    };
+    let read = drive::read(vec![Input::File(origin)], grammars, &opts, &mut |u| {
+        facts.unit(u)
+    });
+    facts.flush();
+    let (count, ps) = (facts.count, std::mem::take(&mut facts.ps));
+    drop(facts);
+    if gone {
+        return Err(WriterGone);
+    }
+    hand(Ahead::End(Reading {
+        facts: count,
+        ps,
+        errors: read.outcomes,
+        readable: read.readable_inputs > 0,
+    }))
+}
+
+/// A reading thread stopped before the end of its files.
+fn reading_stopped() -> StoreError {
+    StoreError::Database("la lecture des fichiers s'est arrêtée avant la fin".into())
+}
+
 impl Store {
-    /// Ingests one file for `agent` (who must be allowed to change the store): kept whole
-    /// with its facts and input errors, in one transaction, audited.
+    /// Ingests `files` in their order for `agent` (who must be allowed to change the store):
+    /// each kept whole with its facts and input errors, in one transaction, audited. `each`
+    /// hears what became of each file as soon as it is settled. Stops at the first database
+    /// error (the files before it are stored).
     pub fn ingest(
         &mut self,
         agent: &Agent,
         grammars: &GrammarSet,
-        file: &Received<'_>,
-    ) -> Result<Ingested, StoreError> {
-        let name = file.path.display().to_string();
-        let bytes: Arc<[u8]> = match std::fs::read(file.path) {
-            Ok(b) => b.into(),
-            Err(e) => {
-                return Ok(Ingested::Refused {
-                    file: name,
-                    reason: format!("fichier illisible : {e}"),
-                })
+        files: &[Received<'_>],
+        each: &mut dyn FnMut(Ingested),
+    ) -> Result<(), StoreError> {
+        let lanes = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, MAX_READERS)
+            .min(files.len().max(1));
+        let mut ahead = Vec::with_capacity(lanes);
+        std::thread::scope(|scope| {
+            let mut readers = Vec::with_capacity(lanes);
+            for lane in 0..lanes {
+                let seen = self.second_connection().ok();
+                let (send, receive) = sync_channel::<Ahead>(AHEAD);
+                ahead.push(receive);
+                readers.push(
+                    scope.spawn(move || read_ahead(files, (lane, lanes), grammars, seen, &send)),
+                );
             }
-        };
-        let digest = digest(&bytes);
-        let seen = self.db.query(
-            "SELECT f.name, f.received FROM digests d JOIN files f ON f.id = d.file_id AND f.month = d.month WHERE d.digest = $1",
-            &[digest.as_str().into()],
-        )?;
-        if let Some([first, received]) = seen.first().map(Vec::as_slice) {
-            return Ok(Ingested::Already {
-                file: name,
-                first: first.text().to_string(),
-                received: received.text().to_string(),
-            });
+            let written = self.write_all(agent, files.len(), &ahead, each);
+            ahead.clear();
+            let read = readers.into_iter().all(|r| r.join().is_ok());
+            written?;
+            read.then_some(()).ok_or_else(reading_stopped)
+        })
+    }
+
+    /// Writes the `count` files the readers hand on, taking them in turn from each reader,
+    /// one transaction each.
+    fn write_all(
+        &mut self,
+        agent: &Agent,
+        count: usize,
+        ahead: &[Receiver<Ahead>],
+        each: &mut dyn FnMut(Ingested),
+    ) -> Result<(), StoreError> {
+        for lane in ahead.iter().cycle().take(count) {
+            match lane.recv() {
+                Ok(Ahead::Settled(settled)) => each(settled),
+                Ok(Ahead::Start(header)) => each(self.store_file(agent, header, lane)?),
+                _ => return Err(reading_stopped()),
+            }
         }
-        let origin = Origin::Stored {
-            name: Arc::from(name.as_str()),
-            bytes: Arc::clone(&bytes),
-        };
-        let grammar = match crate::facts::read::detect(&origin, grammars, None) {
-            Ok(g) => g,
-            Err(e) => {
-                return Ok(Ingested::Refused {
-                    file: name,
-                    reason: e.message,
-                })
-            }
-        };
-        let month = month_of(file.day);
-        let day = file.day.format("%Y-%m-%d").to_string();
+        Ok(())
+    }
+
+    /// Stores the file `header` starts, with the rows that follow it, in one transaction.
+    fn store_file(
+        &mut self,
+        agent: &Agent,
+        header: Header,
+        ahead: &Receiver<Ahead>,
+    ) -> Result<Ingested, StoreError> {
+        let Header {
+            name,
+            digest,
+            grammar,
+            bytes,
+            day,
+            month,
+        } = header;
         let size = bytes.len() as u64;
         let stored = self.db.transaction(|db| {
+            if let Some(already) = received_before(db, &digest, &name)? {
+                skip_file(ahead)?;
+                return Ok(already);
+            }
             ensure_month(db, &month)?;
             let file_id = db
                 .one(
@@ -393,12 +323,12 @@ impl Store {
                         month.as_str().into(),
                         digest.as_str().into(),
                         name.as_str().into(),
-                        grammar.name.as_str().into(),
+                        grammar.as_str().into(),
                         day.as_str().into(),
                         now().into(),
                         agent.id.as_str().into(),
                         Val::Int(i64::try_from(size).unwrap_or(i64::MAX)),
-                        Val::Bytes(Arc::clone(&bytes)),
+                        Val::Bytes(bytes),
                     ],
                 )?
                 .int();
@@ -406,49 +336,76 @@ impl Store {
                 "INSERT INTO digests (digest, file_id, month) VALUES ($1, $2, $3)",
                 &[digest.as_str().into(), Val::Int(file_id), month.as_str().into()],
             )?;
-            let place = FactRowsOf {
-                file_id,
-                month: &month,
-                received: &day,
-            };
-            let (facts, ps, read) = write_facts(db, grammars, origin, place)?;
-            if read.readable_inputs == 0 {
-                let why = read.outcomes.first().map(|o| o.message.clone());
+            let read = insert_facts(db, file_id, ahead)?;
+            if !read.readable {
+                let why = read.errors.first().map(|o| o.message.clone());
                 return Err(StoreError::Unreadable(why.unwrap_or_default()));
             }
             db.exec(
                 "UPDATE files SET units = $1, errors = $2 WHERE month = $3 AND id = $4",
                 &[
-                    Val::Int(i64::try_from(facts).unwrap_or(i64::MAX)),
-                    errors_json(&read.outcomes).into(),
+                    Val::Int(i64::try_from(read.facts).unwrap_or(i64::MAX)),
+                    errors_json(&read.errors).into(),
                     month.as_str().into(),
                     Val::Int(file_id),
                 ],
             )?;
             let mut subjects = vec![format!("fichier={name}")];
-            subjects.extend(ps);
+            subjects.extend(read.ps);
             audit::append(
                 db,
                 &agent.id,
                 "ingest",
                 &subjects,
                 &format!(
-                    "format {}, reçu le {day}, {facts} faits, {} erreur(s) de lecture",
-                    grammar.name,
-                    read.outcomes.len()
+                    "format {grammar}, reçu le {day}, {} faits, {} erreur(s) de lecture",
+                    read.facts,
+                    read.errors.len()
                 ),
             )?;
             Ok(Ingested::Stored {
                 file: name.clone(),
-                format: grammar.name.clone(),
-                facts,
-                errors: read.outcomes.len(),
+                format: grammar.clone(),
+                facts: read.facts,
+                errors: read.errors.len(),
                 bytes: size,
             })
         });
         match stored {
             Err(StoreError::Unreadable(reason)) => Ok(Ingested::Refused { file: name, reason }),
             other => other,
+        }
+    }
+}
+
+/// Inserts the fact rows of file `file_id` as the reader hands them on; what reading it gave.
+fn insert_facts(db: &mut Db, file_id: i64, ahead: &Receiver<Ahead>) -> Result<Reading, StoreError> {
+    loop {
+        match ahead.recv() {
+            Ok(Ahead::Rows(mut rows)) => {
+                for row in rows.chunks_mut(FACT_COLUMNS.len()) {
+                    if let Some(Val::Int(rank)) = row.get_mut(ID) {
+                        *rank = fact_id(file_id, *rank);
+                    }
+                    if let Some(id) = row.get_mut(FILE_ID) {
+                        *id = Val::Int(file_id);
+                    }
+                }
+                db.insert_many("facts", &FACT_COLUMNS, &rows)?;
+            }
+            Ok(Ahead::End(read)) => return Ok(read),
+            _ => return Err(reading_stopped()),
+        }
+    }
+}
+
+/// Passes over the rows of a file found received before, to its end.
+fn skip_file(ahead: &Receiver<Ahead>) -> Result<(), StoreError> {
+    loop {
+        match ahead.recv() {
+            Ok(Ahead::Rows(_)) => {}
+            Ok(Ahead::End(_)) => return Ok(()),
+            _ => return Err(reading_stopped()),
         }
     }
 }

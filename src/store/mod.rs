@@ -112,6 +112,7 @@ pub(crate) fn month_of(day: chrono::NaiveDate) -> String {
 /// An open, migrated store.
 pub struct Store {
     db: Db,
+    url: String,
     shown: String,
 }
 
@@ -119,33 +120,19 @@ impl Store {
     /// Opens the store at `url` — `sqlite:PATH` (created when missing) or `postgres://…` —
     /// and brings its schema to this vigie's version.
     pub fn open(url: &str) -> Result<Store, StoreError> {
-        let (db, shown) = if let Some(path) = url.strip_prefix("sqlite:") {
-            let path = PathBuf::from(path.strip_prefix("//").unwrap_or(path));
-            if path.as_os_str().is_empty() {
-                return Err(StoreError::Url(url.to_string()));
-            }
-            let c = rusqlite::Connection::open(&path).map_err(|e| {
-                StoreError::Database(format!("{} : ouverture impossible : {e}", path.display()))
-            })?;
-            c.busy_timeout(std::time::Duration::from_secs(30))
-                .map_err(|e| StoreError::Database(e.to_string()))?;
-            // WAL: readers never block the writer; FULL: a commit survives a power cut too; a
-            // 32 MB page cache for the inserts of a large file.
-            c.execute_batch(
-                "PRAGMA journal_mode = TRUNCATE; PRAGMA synchronous = FULL; PRAGMA cache_size = -32768;",
-            )
-            .map_err(|e| StoreError::Database(e.to_string()))?;
-            (Db::Sqlite(c), format!("sqlite:{}", path.display()))
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let c = postgres::Client::connect(url, postgres::NoTls)
-                .map_err(|e| StoreError::Database(format!("connexion impossible : {e}")))?;
-            (Db::Postgres(Box::new(c)), without_password(url))
-        } else {
-            return Err(StoreError::Url(url.to_string()));
+        let (db, shown) = connect(url)?;
+        let mut store = Store {
+            db,
+            url: url.to_string(),
+            shown,
         };
-        let mut store = Store { db, shown };
         migrate::migrate(&mut store.db)?;
         Ok(store)
+    }
+
+    /// Another connection to the same database (for a thread of its own).
+    fn second_connection(&self) -> Result<Db, StoreError> {
+        connect(&self.url).map(|(db, _)| db)
     }
 
     /// The database this store is on.
@@ -161,6 +148,35 @@ impl Store {
     /// The schema version this vigie writes.
     pub fn schema_version() -> i64 {
         migrate::latest()
+    }
+}
+
+/// A connection to the store at `url`, and the URL to show (password left out).
+fn connect(url: &str) -> Result<(Db, String), StoreError> {
+    if let Some(path) = url.strip_prefix("sqlite:") {
+        let path = PathBuf::from(path.strip_prefix("//").unwrap_or(path));
+        if path.as_os_str().is_empty() {
+            return Err(StoreError::Url(url.to_string()));
+        }
+        let c = rusqlite::Connection::open(&path).map_err(|e| {
+            StoreError::Database(format!("{} : ouverture impossible : {e}", path.display()))
+        })?;
+        c.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(|e| StoreError::Database(e.to_string()))?;
+        // A rollback journal (a WAL would copy every page twice, and was slower on a
+        // measured ingest); FULL: a commit survives a power cut too; a 32 MB page cache for
+        // the inserts of a large file.
+        c.execute_batch(
+            "PRAGMA journal_mode = TRUNCATE; PRAGMA synchronous = FULL; PRAGMA cache_size = -32768;",
+        )
+        .map_err(|e| StoreError::Database(e.to_string()))?;
+        Ok((Db::Sqlite(c), format!("sqlite:{}", path.display())))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let c = postgres::Client::connect(url, postgres::NoTls)
+            .map_err(|e| StoreError::Database(format!("connexion impossible : {e}")))?;
+        Ok((Db::Postgres(Box::new(c)), without_password(url)))
+    } else {
+        Err(StoreError::Url(url.to_string()))
     }
 }
 

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 
 use super::db::Val;
+use super::ingest::fact_id;
 use super::{Agent, Store, StoreError};
 use crate::model::{Details, Kind, Outcome, Severity, Source, Subject};
 
@@ -167,18 +168,34 @@ impl Store {
         Ok(out)
     }
 
-    /// The NIR of the invoice read at `file`:`line`, if the store holds one.
+    /// The NIR of the invoice read at `file`:`line`, if the store holds one (the file
+    /// received last under that name first).
     fn nir_at(&mut self, file: &str, line: Option<u32>) -> Result<Option<String>, StoreError> {
         let Some(line) = line else { return Ok(None) };
-        let rows = self.db.query(
-            "SELECT f.fields FROM facts f JOIN files g ON g.id = f.file_id AND g.month = f.month \
-             WHERE g.name = $1 AND f.line = $2 ORDER BY g.id DESC",
-            &[file.into(), Val::Int(i64::from(line))],
+        let files = self.db.query(
+            "SELECT id FROM files WHERE name = $1 ORDER BY id DESC",
+            &[file.into()],
         )?;
-        Ok(rows.iter().find_map(|r| {
-            let fields: serde_json::Value = serde_json::from_str(r.first()?.text()).ok()?;
-            fields.get("nir")?.as_str().map(str::to_string)
-        }))
+        for id in files.iter().filter_map(|r| r.first()).map(Val::int) {
+            // A file's facts are one range of ids: read by the table's own key.
+            let rows = self.db.query(
+                "SELECT fields FROM facts WHERE id BETWEEN $1 AND $2 AND line = $3 AND file_id = $4",
+                &[
+                    Val::Int(fact_id(id, 0)),
+                    Val::Int(fact_id(id + 1, -1)),
+                    Val::Int(i64::from(line)),
+                    Val::Int(id),
+                ],
+            )?;
+            let nir = rows.iter().find_map(|r| {
+                let fields: serde_json::Value = serde_json::from_str(r.first()?.text()).ok()?;
+                fields.get("nir")?.as_str().map(str::to_string)
+            });
+            if nir.is_some() {
+                return Ok(nir);
+            }
+        }
+        Ok(None)
     }
 
     /// The letters sent on or before the day, as status lines.

@@ -23,7 +23,10 @@ CREATE TABLE digests (
     file_id BIGINT NOT NULL,
     month TEXT NOT NULL
 );
+-- A fact's id is its file's id × 2^32 + its rank in the file (SQLite finds a file's facts by
+-- this range of its key; PostgreSQL by the index below).
 CREATE TABLE facts (
+    id BIGINT NOT NULL,
     file_id BIGINT NOT NULL,
     month TEXT NOT NULL,
     received TEXT NOT NULL,

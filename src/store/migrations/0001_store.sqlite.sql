@@ -19,7 +19,10 @@ CREATE TABLE digests (
     file_id INTEGER NOT NULL,
     month TEXT NOT NULL
 );
+-- A fact's id is its file's id × 2^32 + its rank in the file: a file's facts are one range of
+-- the table's own key, found without an index of their own (which would slow ingest).
 CREATE TABLE facts (
+    id INTEGER PRIMARY KEY,
     file_id INTEGER NOT NULL,
     month TEXT NOT NULL,
     received TEXT NOT NULL,
@@ -30,7 +33,6 @@ CREATE TABLE facts (
     day TEXT,
     fields TEXT NOT NULL
 );
-CREATE INDEX facts_file ON facts (file_id, line);
 -- The outcomes decided by reconcile (awaited = 0), and the invoices awaiting a document
 -- (awaited = 1), each from the day it appeared to the day it was resolved.
 CREATE TABLE outcomes (
