@@ -136,32 +136,42 @@ struct Measured {
     secs: f64,
     peak: f64,
     count: u64,
+    /// The slowest of the runs, in seconds (the spread of this machine's timings).
+    slowest: f64,
+}
+
+/// The fastest of `runs`, with the slowest one's time.
+fn fastest(runs: impl Iterator<Item = Measured>) -> Option<Measured> {
+    let all: Vec<Measured> = runs.collect();
+    let slowest = all.iter().map(|m| m.secs).fold(0.0, f64::max);
+    all.into_iter()
+        .min_by(|a, b| a.secs.total_cmp(&b.secs))
+        .map(|m| Measured { slowest, ..m })
 }
 
 /// Runs `stage` in a child process `runs` times; the fastest run.
 fn measure(stage: &str, dir: &Path, runs: usize) -> Measured {
     let exe = std::env::current_exe().unwrap();
-    (0..runs)
-        .map(|_| {
-            let o = Command::new(&exe)
-                .env("VIGIE_BENCH_STAGE", stage)
-                .env("VIGIE_BENCH_DIR", dir)
-                .output()
-                .unwrap();
-            let text = String::from_utf8_lossy(&o.stdout);
-            let line = text
-                .lines()
-                .find_map(|l| l.strip_prefix("RESULT "))
-                .unwrap_or_else(|| panic!("stage {stage}: {}", String::from_utf8_lossy(&o.stderr)));
-            let v: Vec<f64> = line.split(' ').map(|x| x.parse().unwrap()).collect();
-            Measured {
-                secs: v[0],
-                peak: v[1],
-                count: v[2] as u64,
-            }
-        })
-        .min_by(|a, b| a.secs.total_cmp(&b.secs))
-        .unwrap()
+    fastest((0..runs).map(|_| {
+        let o = Command::new(&exe)
+            .env("VIGIE_BENCH_STAGE", stage)
+            .env("VIGIE_BENCH_DIR", dir)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&o.stdout);
+        let line = text
+            .lines()
+            .find_map(|l| l.strip_prefix("RESULT "))
+            .unwrap_or_else(|| panic!("stage {stage}: {}", String::from_utf8_lossy(&o.stderr)));
+        let v: Vec<f64> = line.split(' ').map(|x| x.parse().unwrap()).collect();
+        Measured {
+            secs: v[0],
+            peak: v[1],
+            count: v[2] as u64,
+            slowest: v[0],
+        }
+    }))
+    .unwrap()
 }
 
 /// The whole `vigie analyze` process, JSONL report written, peak memory by GNU time.
@@ -171,38 +181,37 @@ fn whole_process(dir: &Path, runs: usize) -> Option<Measured> {
         return None;
     }
     let report = dir.join("report.jsonl");
-    (0..runs)
-        .map(|_| {
-            let t = Instant::now();
-            let o = Command::new(time)
-                .args(["-f", "PEAK %M"])
-                .arg(env!("CARGO_BIN_EXE_vigie"))
-                .args([
-                    "analyze", "-q", "--as-of", AS_OF, "--format", "jsonl", "--output",
-                ])
-                .arg(&report)
-                .args(corpus_files(dir))
-                .env("VIGIE_GRAMMARS", root().join("grammars"))
-                .env("VIGIE_RULES", root().join("rules"))
-                .output()
-                .unwrap();
-            let secs = t.elapsed().as_secs_f64();
-            let err = String::from_utf8_lossy(&o.stderr);
-            let kb: f64 = err
-                .lines()
-                .find_map(|l| l.strip_prefix("PEAK "))
-                .and_then(|k| k.trim().parse().ok())
-                .unwrap_or(0.0);
-            let count = std::fs::read(&report)
-                .map(|r| r.iter().filter(|&&b| b == b'\n').count() as u64)
-                .unwrap_or(0);
-            Measured {
-                secs,
-                peak: kb / 1024.0,
-                count,
-            }
-        })
-        .min_by(|a, b| a.secs.total_cmp(&b.secs))
+    fastest((0..runs).map(|_| {
+        let t = Instant::now();
+        let o = Command::new(time)
+            .args(["-f", "PEAK %M"])
+            .arg(env!("CARGO_BIN_EXE_vigie"))
+            .args([
+                "analyze", "-q", "--as-of", AS_OF, "--format", "jsonl", "--output",
+            ])
+            .arg(&report)
+            .args(corpus_files(dir))
+            .env("VIGIE_GRAMMARS", root().join("grammars"))
+            .env("VIGIE_RULES", root().join("rules"))
+            .output()
+            .unwrap();
+        let secs = t.elapsed().as_secs_f64();
+        let err = String::from_utf8_lossy(&o.stderr);
+        let kb: f64 = err
+            .lines()
+            .find_map(|l| l.strip_prefix("PEAK "))
+            .and_then(|k| k.trim().parse().ok())
+            .unwrap_or(0.0);
+        let count = std::fs::read(&report)
+            .map(|r| r.iter().filter(|&&b| b == b'\n').count() as u64)
+            .unwrap_or(0);
+        Measured {
+            secs,
+            peak: kb / 1024.0,
+            count,
+            slowest: secs,
+        }
+    }))
 }
 
 fn main() {
@@ -239,7 +248,9 @@ fn main() {
             "{:<44} {:>8} {:>11} {:>8} {:>9} {:>8} {:>9}",
             "stage", "seconds", "invoices/s", "MB/s", "× floor", "peak MB", "count"
         );
+        // Ingest (disk and database) varies most from run to run: 3 runs at every size.
         let runs = if size <= 100_000 { 3 } else { 1 };
+        let runs_of = |stage: &str| if stage.starts_with("ingest") { 3 } else { runs };
         let floor = measure("floor", &dir, runs);
         let line = |label: &str, m: &Measured| {
             println!(
@@ -251,6 +262,14 @@ fn main() {
                 m.peak,
                 m.count
             );
+            if m.slowest > m.secs {
+                println!(
+                    "{:<44} {:>8.3} {:>11.0}",
+                    "  its slowest run",
+                    m.slowest,
+                    n / m.slowest
+                );
+            }
         };
         line("read + split into lines (floor), 1 thread", &floor);
         let mut stages = vec![
@@ -268,7 +287,7 @@ fn main() {
             );
         }
         for (name, label) in stages {
-            line(label, &measure(name, &dir, runs));
+            line(label, &measure(name, &dir, runs_of(name)));
         }
         if !only_ingest {
             match whole_process(&dir, runs) {

@@ -235,6 +235,16 @@ fn read_one(
     }))
 }
 
+/// The id the next file stored will have. On SQLite the writer holds the database's write lock
+/// (`BEGIN IMMEDIATE`): no other can take it meanwhile.
+fn next_file_id(db: &mut Db) -> Result<i64, StoreError> {
+    let sql = match db.kind() {
+        Kind::Sqlite => "SELECT COALESCE(MAX(id), 0) + 1 FROM files",
+        Kind::Postgres => "SELECT nextval('files_id')",
+    };
+    Ok(db.one(sql, &[])?.int())
+}
+
 /// A reading thread stopped before the end of its files.
 fn reading_stopped() -> StoreError {
     StoreError::Database("la lecture des fichiers s'est arrêtée avant la fin".into())
@@ -316,22 +326,7 @@ impl Store {
                 return Ok(already);
             }
             ensure_month(db, &month)?;
-            let file_id = db
-                .one(
-                    "INSERT INTO files (month, digest, name, grammar, received, ingested_at, agent, size, units, errors, content) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, '[]', $9) RETURNING id",
-                    &[
-                        month.as_str().into(),
-                        digest.as_str().into(),
-                        name.as_str().into(),
-                        grammar.as_str().into(),
-                        day.as_str().into(),
-                        now().into(),
-                        agent.id.as_str().into(),
-                        Val::Int(i64::try_from(size).unwrap_or(i64::MAX)),
-                        Val::Bytes(bytes),
-                    ],
-                )?
-                .int();
+            let file_id = next_file_id(db)?;
             db.exec(
                 "INSERT INTO digests (digest, file_id, month) VALUES ($1, $2, $3)",
                 &[digest.as_str().into(), Val::Int(file_id), month.as_str().into()],
@@ -341,13 +336,22 @@ impl Store {
                 let why = read.errors.first().map(|o| o.message.clone());
                 return Err(StoreError::Unreadable(why.unwrap_or_default()));
             }
+            // Inserted last, whole: a row rewritten with its content would copy it again.
             db.exec(
-                "UPDATE files SET units = $1, errors = $2 WHERE month = $3 AND id = $4",
+                "INSERT INTO files (id, month, digest, name, grammar, received, ingested_at, agent, size, units, errors, content) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
                 &[
+                    Val::Int(file_id),
+                    month.as_str().into(),
+                    digest.as_str().into(),
+                    name.as_str().into(),
+                    grammar.as_str().into(),
+                    day.as_str().into(),
+                    now().into(),
+                    agent.id.as_str().into(),
+                    Val::Int(i64::try_from(size).unwrap_or(i64::MAX)),
                     Val::Int(i64::try_from(read.facts).unwrap_or(i64::MAX)),
                     errors_json(&read.errors).into(),
-                    month.as_str().into(),
-                    Val::Int(file_id),
+                    Val::Bytes(bytes),
                 ],
             )?;
             let mut subjects = vec![format!("fichier={name}")];

@@ -12,11 +12,12 @@ use crate::store::db::Val;
 const BATCH: usize = 2000;
 
 /// Appends the `(field, value)` pairs of a node's opening record that could be read, as a JSON
-/// object.
-fn write_fields(node: &Node, out: &mut String) {
+/// object; `keys` keeps each record's keys written once (`"nir":"`).
+fn write_fields(node: &Node, keys: &mut Keys, out: &mut String) {
     out.push('{');
     if let Some(r) = &node.open {
-        for (i, (def, v)) in r.def.fields.iter().zip(r.values.iter()).enumerate() {
+        let keys = keys.of(&r.def);
+        for (i, (key, v)) in keys.iter().zip(r.values.iter()).enumerate() {
             if r.is_faulty(i) {
                 continue;
             }
@@ -24,9 +25,7 @@ fn write_fields(node: &Node, out: &mut String) {
             if before > 1 {
                 out.push(',');
             }
-            out.push('"');
-            escaped(&def.name, out);
-            out.push_str("\":\"");
+            out.push_str(key);
             // Written in place, escaped afterwards in the rare case it needs it.
             let value_at = out.len();
             if !v.write_display(out) {
@@ -41,6 +40,31 @@ fn write_fields(node: &Node, out: &mut String) {
         }
     }
     out.push('}');
+}
+
+/// The JSON keys of each record's fields, up to the opening quote of the value (`"nir":"`),
+/// by record id.
+#[derive(Default)]
+struct Keys(Vec<Option<Vec<String>>>);
+
+impl Keys {
+    fn of(&mut self, def: &crate::model::RecordDef) -> &[String] {
+        if self.0.len() <= def.id {
+            self.0.resize(def.id + 1, None);
+        }
+        match self.0.get_mut(def.id) {
+            Some(slot) => slot.get_or_insert_with(|| {
+                let key = |name: &str| {
+                    let mut k = String::from("\"");
+                    escaped(name, &mut k);
+                    k.push_str("\":\"");
+                    k
+                };
+                def.fields.iter().map(|f| key(&f.name)).collect()
+            }),
+            None => &[],
+        }
+    }
 }
 
 /// Whether `s` holds a character a JSON string must escape.
@@ -101,6 +125,7 @@ pub(super) struct FactRows<F: FnMut(Vec<Val>)> {
     /// The PS met (`n_ps=…`), for the audit entry.
     pub ps: BTreeSet<String>,
     last_ps: String,
+    keys: Keys,
     /// The rows built.
     pub count: u64,
     recent: Recent,
@@ -137,6 +162,7 @@ impl<F: FnMut(Vec<Val>)> FactRows<F> {
             rows: Vec::with_capacity(BATCH * FACT_COLUMNS.len()),
             ps: BTreeSet::new(),
             last_ps: String::new(),
+            keys: Keys::default(),
             count: 0,
             recent: Recent::default(),
         }
@@ -186,7 +212,7 @@ impl<F: FnMut(Vec<Val>)> FactRows<F> {
                 .get(subject.get(value_at..end).unwrap_or_default())
         });
         let mut fields = String::with_capacity(256);
-        write_fields(node, &mut fields);
+        write_fields(node, &mut self.keys, &mut fields);
         let shared = |v: Option<Arc<str>>| v.map_or(Val::Null, Val::Shared);
         self.rows.extend([
             Val::Int(i64::try_from(self.count).unwrap_or(i64::MAX)),
