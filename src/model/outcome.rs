@@ -224,16 +224,149 @@ impl Outcome {
     pub fn report_cmp(&self, other: &Outcome, order: &SubjectOrder) -> Ordering {
         order
             .cmp(&self.subject, &other.subject)
-            .then_with(|| self.code.cmp(&other.code))
-            .then_with(|| {
-                let a = self.source.as_ref().map(|s| (&s.file, s.line, s.column));
-                let b = other.source.as_ref().map(|s| (&s.file, s.line, s.column));
-                a.cmp(&b)
-            })
+            .then_with(|| self.same_subject_cmp(other))
+    }
+
+    /// The report order of two outcomes about the same subject: code, then source file and
+    /// line.
+    fn same_subject_cmp(&self, other: &Outcome) -> Ordering {
+        fn at(o: &Outcome) -> Option<(&Arc<str>, Option<u32>, Option<u32>)> {
+            o.source.as_ref().map(|s| (&s.file, s.line, s.column))
+        }
+        self.code
+            .cmp(&other.code)
+            .then_with(|| at(self).cmp(&at(other)))
     }
 }
 
-/// Sorts outcomes in report order (stable, so equal keys keep their production order).
+/// Sorts outcomes in report order (stable, so equal keys keep their production order): the
+/// order of [`Outcome::report_cmp`], each subject turned once into its key in report order
+/// rather than looked up again at each comparison.
 pub fn sort_for_report(outcomes: &mut [Outcome], order: &SubjectOrder) {
-    outcomes.sort_by(|a, b| a.report_cmp(b, order));
+    let mut keyed: Vec<(Vec<SubjectPart<'_>>, &Outcome, usize)> = outcomes
+        .iter()
+        .enumerate()
+        .map(|(i, o)| (order.key(&o.subject), o, i))
+        .collect();
+    keyed.sort_by(|(ka, a, _), (kb, b, _)| ka.cmp(kb).then_with(|| a.same_subject_cmp(b)));
+    let by: Vec<usize> = keyed.into_iter().map(|(_, _, i)| i).collect();
+    permute(outcomes, by);
+}
+
+/// Reorders `items` so that item `i` becomes the one that was at `by[i]` (`by` a permutation
+/// of their indexes), following each cycle of the permutation with swaps.
+fn permute<T>(items: &mut [T], mut by: Vec<usize>) {
+    for start in 0..by.len() {
+        let mut at = start;
+        while let Some(slot) = by.get_mut(at) {
+            let from = std::mem::replace(slot, at);
+            if from == start {
+                break;
+            }
+            items.swap(at, from);
+            at = from;
+        }
+    }
+}
+
+/// One subject key's value as reports order it: absent before any value; two numbers (for
+/// the keys compared as numbers) by value, anything else by text.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SubjectPart<'a> {
+    /// The subject has no such key.
+    Absent,
+    /// Its value, and the number it reads as (for a numeric key).
+    Value(Option<u64>, &'a str),
+}
+
+impl Ord for SubjectPart<'_> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        match (self, other) {
+            (SubjectPart::Absent, SubjectPart::Absent) => Ordering::Equal,
+            (SubjectPart::Absent, _) => Ordering::Less,
+            (_, SubjectPart::Absent) => Ordering::Greater,
+            (SubjectPart::Value(Some(p), _), SubjectPart::Value(Some(q), _)) => p.cmp(q),
+            (SubjectPart::Value(_, x), SubjectPart::Value(_, y)) => x.cmp(y),
+        }
+    }
+}
+
+impl PartialOrd for SubjectPart<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::{sort_for_report, Details, Kind, Outcome, Severity, Source, Subject};
+    use crate::model::SubjectOrder;
+
+    fn outcome(subject: &[(&str, &str)], code: &str, line: Option<u32>) -> Outcome {
+        Outcome {
+            kind: Kind::Anomaly,
+            code: Arc::from(code),
+            severity: Severity::Rejet,
+            subject: Subject(
+                subject
+                    .iter()
+                    .map(|(k, v)| (Arc::from(*k), v.to_string()))
+                    .collect(),
+            ),
+            message: format!("{code} {line:?}"),
+            text: None,
+            ruleset: None,
+            source: line.map(|l| Source {
+                file: Arc::from("lot.b2"),
+                line: Some(l),
+                column: None,
+                field: None,
+            }),
+            date: None,
+            details: Details::default(),
+        }
+    }
+
+    /// The keyed sort gives the order of `report_cmp` itself: absent keys first, numeric keys
+    /// by value (`ligne=9` before `ligne=10`), then code, then line, equal ones as produced.
+    #[test]
+    fn the_report_sort_is_the_report_order() {
+        let order = SubjectOrder {
+            keys: ["n_ps", "n_lot", "n_facture", "ligne"]
+                .into_iter()
+                .map(Arc::from)
+                .collect(),
+            numeric: vec![Arc::from("ligne")],
+        };
+        let mut produced = Vec::new();
+        for (i, ps) in ["2", "10", "1"].into_iter().enumerate() {
+            for ligne in ["10", "9", "x", ""] {
+                let mut subject = vec![("n_ps", ps), ("n_lot", "011"), ("n_facture", "7")];
+                if !ligne.is_empty() {
+                    subject.push(("ligne", ligne));
+                }
+                for code in ["LIG-MNT", "FAC-TOT"] {
+                    produced.push(outcome(&subject, code, Some(40 - i as u32)));
+                    produced.push(outcome(&subject, code, None));
+                }
+            }
+            produced.push(outcome(&[("n_ps", ps)], "LOT-CNT", Some(1)));
+        }
+        let mut expected = produced.clone();
+        expected.sort_by(|a, b| a.report_cmp(b, &order));
+        let mut sorted = produced;
+        sort_for_report(&mut sorted, &order);
+        let shown = |v: &[Outcome]| -> Vec<String> {
+            v.iter()
+                .map(|o| format!("{} {} {}", o.subject, o.code, o.message))
+                .collect()
+        };
+        assert_eq!(shown(&sorted), shown(&expected));
+        assert_eq!(
+            sorted.first().map(|o| o.subject.to_string()),
+            Some("n_ps=1".into())
+        );
+    }
 }

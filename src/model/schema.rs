@@ -404,6 +404,20 @@ impl SubjectOrder {
         Ordering::Equal
     }
 
+    /// `subject`'s values in report order, as [`SubjectOrder::cmp`] compares them: two keys
+    /// compare as the subjects do.
+    pub fn key<'s>(&self, subject: &'s super::Subject) -> Vec<super::outcome::SubjectPart<'s>> {
+        use super::outcome::SubjectPart;
+        self.keys
+            .iter()
+            .map(|key| match subject.get(key) {
+                None => SubjectPart::Absent,
+                Some(v) if self.numeric.contains(key) => SubjectPart::Value(v.parse().ok(), v),
+                Some(v) => SubjectPart::Value(None, v),
+            })
+            .collect()
+    }
+
     /// Whether `key` is a subject key.
     pub fn contains(&self, key: &str) -> bool {
         self.keys.iter().any(|k| &**k == key)

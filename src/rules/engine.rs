@@ -306,8 +306,8 @@ fn register_fact_helpers(e: &mut Engine, bindings: &Arc<Bindings>) {
             let id = prop_id(&i, field)?;
             let mut total = 0i64;
             for item in list.iter() {
-                let v = fact_of(item)?.get(&i, id, field)?;
-                if let Some(n) = v.clone().try_cast::<i64>() {
+                let v = read_fact(item, |f| f.get(&i, id, field))?;
+                if let Ok(n) = v.as_int() {
                     total = total
                         .checked_add(n)
                         .ok_or_else(|| fault(format!("sum : « {field} » dépasse la capacité")))?;
@@ -326,15 +326,15 @@ fn register_fact_helpers(e: &mut Engine, bindings: &Arc<Bindings>) {
                 let id = prop_id(&i, field)?;
                 let mut best: Option<Dynamic> = None;
                 for item in list.iter() {
-                    let v = fact_of(item)?.get(&i, id, field)?;
+                    let v = read_fact(item, |f| f.get(&i, id, field))?;
                     if v.is_unit() {
                         continue;
                     }
                     let better = match &best {
                         None => true,
                         Some(b) => {
-                            compare(&v, b, field)?.is_gt() == want_max
-                                && compare(&v, b, field)?.is_ne()
+                            let ord = compare(&v, b, field)?;
+                            ord.is_gt() == want_max && ord.is_ne()
                         }
                     };
                     if better {
@@ -347,10 +347,17 @@ fn register_fact_helpers(e: &mut Engine, bindings: &Arc<Bindings>) {
     }
 }
 
-fn fact_of(d: &Dynamic) -> Result<Fact, Box<EvalAltResult>> {
-    d.clone()
-        .try_cast::<Fact>()
-        .ok_or_else(|| fault("la liste doit contenir des faits (lignes, factures…)"))
+/// Runs `read` on the fact `d` holds, read in place (not copied out of the list).
+fn read_fact<T>(
+    d: &Dynamic,
+    read: impl FnOnce(&Fact) -> Result<T, Box<EvalAltResult>>,
+) -> Result<T, Box<EvalAltResult>> {
+    match d.read_lock::<Fact>() {
+        Some(fact) => read(&fact),
+        None => Err(fault(
+            "la liste doit contenir des faits (lignes, factures…)",
+        )),
+    }
 }
 
 fn compare(
@@ -358,19 +365,16 @@ fn compare(
     b: &Dynamic,
     field: &str,
 ) -> Result<std::cmp::Ordering, Box<EvalAltResult>> {
-    if let (Some(x), Some(y)) = (a.clone().try_cast::<i64>(), b.clone().try_cast::<i64>()) {
+    if let (Ok(x), Ok(y)) = (a.as_int(), b.as_int()) {
         return Ok(x.cmp(&y));
     }
     if let (Some(x), Some(y)) = (
-        a.clone().try_cast::<chrono::NaiveDate>(),
-        b.clone().try_cast::<chrono::NaiveDate>(),
+        a.read_lock::<chrono::NaiveDate>(),
+        b.read_lock::<chrono::NaiveDate>(),
     ) {
         return Ok(x.cmp(&y));
     }
-    if let (Some(x), Some(y)) = (
-        a.clone().try_cast::<ImmutableString>(),
-        b.clone().try_cast::<ImmutableString>(),
-    ) {
+    if let (Ok(x), Ok(y)) = (a.as_immutable_string_ref(), b.as_immutable_string_ref()) {
         return Ok(x.cmp(&y));
     }
     Err(fault(format!("« {field} » : valeurs non comparables")))
