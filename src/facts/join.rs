@@ -43,8 +43,7 @@ pub struct Joiner<'g> {
 }
 
 fn key_string(parts: &[std::borrow::Cow<'_, Value>]) -> String {
-    let refs: Vec<&Value> = parts.iter().map(|v| &**v).collect();
-    super::keys::text_key(&refs)
+    super::keys::text_key(parts.iter().map(|v| &**v))
 }
 
 /// Marks the link property `slot` of `node` as unreadable: its key lost a part to a fault.

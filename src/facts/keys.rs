@@ -63,7 +63,10 @@ impl KeyTracker {
     pub fn see(&mut self, space: KeySpace, parts: &[&Value]) -> u32 {
         let counter = match pack(parts) {
             Some((lens, value)) => self.packed.entry((space, lens, value)).or_insert(0),
-            None => self.text.entry((space, text_key(parts))).or_insert(0),
+            None => self
+                .text
+                .entry((space, text_key(parts.iter().copied())))
+                .or_insert(0),
         };
         *counter += 1;
         *counter
@@ -71,10 +74,10 @@ impl KeyTracker {
 }
 
 /// A key as one string, its parts separated by a control character no field holds.
-pub fn text_key(parts: &[&Value]) -> String {
-    let mut s = String::new();
+pub fn text_key<'v>(parts: impl IntoIterator<Item = &'v Value>) -> String {
+    let mut s = String::with_capacity(32);
     for p in parts {
-        s.push_str(&p.display().unwrap_or_default());
+        p.write_display(&mut s);
         s.push('\u{1f}');
     }
     s
