@@ -223,7 +223,8 @@ impl Outcome {
     /// The deterministic report order: subject (in `order`), code, then source file and line.
     pub fn report_cmp(&self, other: &Outcome, order: &SubjectOrder) -> Ordering {
         order
-            .cmp(&self.subject, &other.subject)
+            .key(&self.subject)
+            .cmp(&order.key(&other.subject))
             .then_with(|| self.same_subject_cmp(other))
     }
 
@@ -269,32 +270,17 @@ fn permute<T>(items: &mut [T], mut by: Vec<usize>) {
     }
 }
 
-/// One subject key's value as reports order it: absent before any value; two numbers (for
-/// the keys compared as numbers) by value, anything else by text.
-#[derive(Debug, PartialEq, Eq)]
+/// One subject key's value as reports order it: absent before any value; for the keys compared
+/// as numbers, numbers by value (`9` before `10`) before values that are not numbers; texts by
+/// text. A total order, so the sort is well defined whatever the values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum SubjectPart<'a> {
     /// The subject has no such key.
     Absent,
-    /// Its value, and the number it reads as (for a numeric key).
-    Value(Option<u64>, &'a str),
-}
-
-impl Ord for SubjectPart<'_> {
-    fn cmp(&self, other: &Self) -> Ordering {
-        match (self, other) {
-            (SubjectPart::Absent, SubjectPart::Absent) => Ordering::Equal,
-            (SubjectPart::Absent, _) => Ordering::Less,
-            (_, SubjectPart::Absent) => Ordering::Greater,
-            (SubjectPart::Value(Some(p), _), SubjectPart::Value(Some(q), _)) => p.cmp(q),
-            (SubjectPart::Value(_, x), SubjectPart::Value(_, y)) => x.cmp(y),
-        }
-    }
-}
-
-impl PartialOrd for SubjectPart<'_> {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
+    /// A number, for a numeric key (its text breaks ties: `09` before `9`).
+    Number(u64, &'a str),
+    /// Any other value.
+    Text(&'a str),
 }
 
 #[cfg(test)]
@@ -364,9 +350,37 @@ mod tests {
                 .collect()
         };
         assert_eq!(shown(&sorted), shown(&expected));
+        // n_ps is text ("1" < "10" < "2"); within a PS, absent keys first; ligne as numbers,
+        // then what is not a number.
+        let mut seen: Vec<String> = Vec::new();
+        for o in &sorted {
+            let at = o.subject.to_string();
+            if seen.last() != Some(&at) {
+                seen.push(at);
+            }
+        }
+        let ps1: Vec<&str> = seen.iter().take(5).map(String::as_str).collect();
         assert_eq!(
-            sorted.first().map(|o| o.subject.to_string()),
-            Some("n_ps=1".into())
+            ps1,
+            [
+                "n_ps=1",
+                "n_ps=1 n_lot=011 n_facture=7",
+                "n_ps=1 n_lot=011 n_facture=7 ligne=9",
+                "n_ps=1 n_lot=011 n_facture=7 ligne=10",
+                "n_ps=1 n_lot=011 n_facture=7 ligne=x",
+            ]
+        );
+        assert_eq!(seen.get(5).map(String::as_str), Some("n_ps=10"));
+        let next: Vec<&str> = sorted
+            .iter()
+            .skip(1)
+            .take(3)
+            .map(|o| o.message.as_str())
+            .collect();
+        assert_eq!(
+            next,
+            ["FAC-TOT None", "FAC-TOT Some(38)", "LIG-MNT None"],
+            "code, then source (none first)"
         );
     }
 }

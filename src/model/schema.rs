@@ -3,7 +3,6 @@
 //! every stage after it; each definition keeps the place it was written at, so that a later
 //! check (a rule reading a field, a case giving one) can point at it.
 
-use std::cmp::Ordering;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -382,38 +381,18 @@ pub struct SubjectOrder {
 }
 
 impl SubjectOrder {
-    /// Compares two subjects key by key in report order, a missing key before any value.
-    pub fn cmp(&self, a: &super::Subject, b: &super::Subject) -> Ordering {
-        for key in &self.keys {
-            let ord = match (a.get(key), b.get(key)) {
-                (None, None) => Ordering::Equal,
-                (None, Some(_)) => Ordering::Less,
-                (Some(_), None) => Ordering::Greater,
-                (Some(x), Some(y)) if self.numeric.contains(key) => {
-                    match (x.parse::<u64>(), y.parse::<u64>()) {
-                        (Ok(p), Ok(q)) => p.cmp(&q),
-                        _ => x.cmp(y),
-                    }
-                }
-                (Some(x), Some(y)) => x.cmp(y),
-            };
-            if ord != Ordering::Equal {
-                return ord;
-            }
-        }
-        Ordering::Equal
-    }
-
-    /// `subject`'s values in report order, as [`SubjectOrder::cmp`] compares them: two keys
-    /// compare as the subjects do.
+    /// `subject`'s values in report order: two subjects compare as their keys do.
     pub fn key<'s>(&self, subject: &'s super::Subject) -> Vec<super::outcome::SubjectPart<'s>> {
         use super::outcome::SubjectPart;
         self.keys
             .iter()
             .map(|key| match subject.get(key) {
                 None => SubjectPart::Absent,
-                Some(v) if self.numeric.contains(key) => SubjectPart::Value(v.parse().ok(), v),
-                Some(v) => SubjectPart::Value(None, v),
+                Some(v) if self.numeric.contains(key) => match v.parse() {
+                    Ok(n) => SubjectPart::Number(n, v),
+                    Err(_) => SubjectPart::Text(v),
+                },
+                Some(v) => SubjectPart::Text(v),
             })
             .collect()
     }

@@ -201,9 +201,12 @@ fn read_one(
     };
     let day = file.day.format("%Y-%m-%d").to_string();
     let month = month_of(file.day);
-    let mut gone = false;
+    // Once the writer has stopped, the rest of the file is read without building rows.
+    let gone = std::cell::Cell::new(false);
     let mut facts = FactRows::new(&month, &day, |rows| {
-        gone = gone || send.send(Ahead::Rows(rows)).is_err();
+        if !gone.get() && send.send(Ahead::Rows(rows)).is_err() {
+            gone.set(true);
+        }
     });
     hand(Ahead::Start(Header {
         name,
@@ -219,12 +222,14 @@ fn read_one(
         ..Options::default()
     };
     let read = drive::read(vec![Input::File(origin)], grammars, &opts, &mut |u| {
-        facts.unit(u)
+        if !gone.get() {
+            facts.unit(u);
+        }
     });
     facts.flush();
     let (count, ps) = (facts.count, std::mem::take(&mut facts.ps));
     drop(facts);
-    if gone {
+    if gone.get() {
         return Err(WriterGone);
     }
     hand(Ahead::End(Reading {
@@ -266,11 +271,13 @@ impl Store {
             .map_or(1, |n| n.get())
             .clamp(1, MAX_READERS)
             .min(files.len().max(1));
-        let mut ahead = Vec::with_capacity(lanes);
         std::thread::scope(|scope| {
+            // Inside the scope: should the writer panic, unwinding drops the receivers, and the
+            // readers, their sends refused, stop before the scope waits for them.
+            let mut ahead = Vec::with_capacity(lanes);
             let mut readers = Vec::with_capacity(lanes);
             for lane in 0..lanes {
-                let seen = self.second_connection().ok();
+                let seen = self.look_up_connection().ok();
                 let (send, receive) = sync_channel::<Ahead>(AHEAD);
                 ahead.push(receive);
                 readers.push(
@@ -278,10 +285,13 @@ impl Store {
                 );
             }
             let written = self.write_all(agent, files.len(), &ahead, each);
-            ahead.clear();
-            let read = readers.into_iter().all(|r| r.join().is_ok());
+            drop(ahead);
+            let joined: Vec<bool> = readers.into_iter().map(|r| r.join().is_ok()).collect();
             written?;
-            read.then_some(()).ok_or_else(reading_stopped)
+            if joined.contains(&false) {
+                return Err(reading_stopped());
+            }
+            Ok(())
         })
     }
 

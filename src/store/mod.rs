@@ -130,9 +130,15 @@ impl Store {
         Ok(store)
     }
 
-    /// Another connection to the same database (for a thread of its own).
-    fn second_connection(&self) -> Result<Db, StoreError> {
-        connect(&self.url).map(|(db, _)| db)
+    /// Another connection to the same database, for a thread's quick look-ups: on SQLite it
+    /// waits at most a tenth of a second for a lock (the writer's commit), then gives up.
+    fn look_up_connection(&self) -> Result<Db, StoreError> {
+        let (db, _) = connect(&self.url)?;
+        if let Db::Sqlite(c) = &db {
+            c.busy_timeout(std::time::Duration::from_millis(100))
+                .map_err(|e| StoreError::Database(e.to_string()))?;
+        }
+        Ok(db)
     }
 
     /// The database this store is on.

@@ -168,8 +168,8 @@ impl Store {
         Ok(out)
     }
 
-    /// The NIR of the invoice read at `file`:`line`, if the store holds one (the file
-    /// received last under that name first).
+    /// The NIR of the invoice read at `file`:`line`, if the store holds one (of the files
+    /// stored under that name, the one stored last — the highest id — first).
     fn nir_at(&mut self, file: &str, line: Option<u32>) -> Result<Option<String>, StoreError> {
         let Some(line) = line else { return Ok(None) };
         let files = self.db.query(
@@ -182,7 +182,7 @@ impl Store {
                 "SELECT fields FROM facts WHERE id BETWEEN $1 AND $2 AND line = $3 AND file_id = $4",
                 &[
                     Val::Int(fact_id(id, 0)),
-                    Val::Int(fact_id(id + 1, -1)),
+                    Val::Int(fact_id(id.saturating_add(1), -1)),
                     Val::Int(i64::from(line)),
                     Val::Int(id),
                 ],
