@@ -370,7 +370,7 @@ impl Evaluator {
             let base = cs.runner.scope.len();
             for n in chain {
                 cs.runner.scope.push_dynamic(
-                    n.group.name.clone(),
+                    n.group.name.as_str(),
                     Dynamic::from(Fact::new(Arc::clone(n))),
                 );
             }
