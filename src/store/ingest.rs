@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 use super::db::{Db, Kind, Val};
 use super::{audit, month_of, now, Agent, Store, StoreError};
 use crate::drive::{self, Input, Options, Origin};
-use crate::model::{GrammarSet, Outcome};
+use crate::model::{iso_date, GrammarSet, Outcome};
 pub(crate) use rows::fact_id;
 pub(crate) use rows::{ps_of, ps_subject};
 use rows::{FactRows, FACT_COLUMNS, FILE_ID, ID};
@@ -199,7 +199,7 @@ fn read_one(
             return hand(Ahead::Settled(Ingested::Refused { file: name, reason }));
         }
     };
-    let day = file.day.format("%Y-%m-%d").to_string();
+    let day = iso_date(file.day);
     let month = month_of(file.day);
     // Once the writer has stopped, the rest of the file is read without building rows.
     let gone = std::cell::Cell::new(false);
@@ -226,9 +226,7 @@ fn read_one(
             facts.unit(u);
         }
     });
-    facts.flush();
-    let (count, ps) = (facts.count, std::mem::take(&mut facts.ps));
-    drop(facts);
+    let (count, ps) = facts.finish();
     if gone.get() {
         return Err(WriterGone);
     }
@@ -269,7 +267,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let lanes = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
-            .clamp(1, MAX_READERS)
+            .min(MAX_READERS)
             .min(files.len().max(1));
         std::thread::scope(|scope| {
             // Inside the scope: should the writer panic, unwinding drops the receivers, and the

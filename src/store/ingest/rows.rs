@@ -69,18 +69,20 @@ impl Keys {
 
 /// Whether `s` holds a character a JSON string must escape.
 fn needs_escape(s: &str) -> bool {
-    s.bytes().any(|b| b == b'"' || b == b'\\' || b < b' ')
+    s.bytes().any(must_escape)
+}
+
+/// Whether a JSON string must escape byte `b` (the bytes to escape are ASCII: a byte search is
+/// a character search in UTF-8).
+fn must_escape(b: u8) -> bool {
+    b == b'"' || b == b'\\' || b < b' '
 }
 
 /// Appends `s` escaped for a JSON string (RFC 8259), copying the runs that need none whole.
 fn escaped(s: &str, out: &mut String) {
     use std::fmt::Write;
     let mut rest = s;
-    // The bytes to escape are ASCII: a byte search is a character search in UTF-8.
-    while let Some(at) = rest
-        .bytes()
-        .position(|b| b == b'"' || b == b'\\' || b < b' ')
-    {
+    while let Some(at) = rest.bytes().position(must_escape) {
         out.push_str(rest.get(..at).unwrap_or_default());
         let mut tail = rest.get(at..).unwrap_or_default().chars();
         match tail.next() {
@@ -123,11 +125,11 @@ pub(super) struct FactRows<F: FnMut(Vec<Val>)> {
     received: Arc<str>,
     rows: Vec<Val>,
     /// The PS met (`n_ps=…`), for the audit entry.
-    pub ps: BTreeSet<String>,
+    ps: BTreeSet<String>,
     last_ps: String,
     keys: Keys,
     /// The rows built.
-    pub count: u64,
+    count: u64,
     recent: Recent,
 }
 
@@ -238,8 +240,14 @@ impl<F: FnMut(Vec<Val>)> FactRows<F> {
         chain.pop();
     }
 
+    /// Hands the last rows on; the rows built and the PS met (`n_ps=…`).
+    pub fn finish(mut self) -> (u64, BTreeSet<String>) {
+        self.flush();
+        (self.count, self.ps)
+    }
+
     /// Hands the rows built so far on.
-    pub fn flush(&mut self) {
+    fn flush(&mut self) {
         if !self.rows.is_empty() {
             let full = Vec::with_capacity(BATCH * FACT_COLUMNS.len());
             (self.sink)(std::mem::replace(&mut self.rows, full));
