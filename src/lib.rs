@@ -46,8 +46,16 @@ pub use diag::{Fault, FaultKind, Faults};
 pub use drive::{files, Analysis, Input, Options};
 pub use grammar::doc::pages as format_pages;
 pub use rules::contain::panic_is_contained;
-pub use rules::eval::Failure;
+pub use rules::eval::{Evaluator, Failure};
 pub use rules::helpers::{luhn, nir_key};
+
+/// The pure functions rule scripts call (identifier keys, calendar, money), for tools and
+/// benchmarks that need the same arithmetic as the rules.
+pub mod helpers {
+    pub use crate::rules::helpers::calendar::{add_days, add_months, working_days_after};
+    pub use crate::rules::helpers::identifiers::{luhn, nir_key, nir_well_formed};
+    pub use crate::rules::helpers::money::round_div;
+}
 pub use rules::manifest::{Rule, RuleSet};
 pub use rules::participation::{Paid, Unpaid};
 pub use send::cas::{CasFile, CasOutputs};

@@ -6,8 +6,9 @@ use std::sync::Arc;
 use crate::cases::{self, CaseResult};
 use crate::diag::Faults;
 use crate::drive::{self, Analysis, Input, Options};
-use crate::model::{GrammarSet, Node};
+use crate::model::{GrammarSet, Node, Unit};
 use crate::rules::bindings::Bindings;
+use crate::rules::eval::Evaluator;
 use crate::rules::manifest::{self, RuleSet};
 use crate::rules::participation::{self, Settled};
 use crate::send::letters::{self, Letters};
@@ -59,6 +60,23 @@ impl Setup {
     /// Analyses `inputs` with every rule set.
     pub fn analyze(&self, inputs: Vec<Input>, opts: &Options) -> Analysis {
         drive::run(inputs, &self.grammars, &self.bindings, &self.sets, opts)
+    }
+
+    /// Reads `inputs` (recognition, decoding, assembly) and hands every unit to `each` as it
+    /// is read, joining nothing and evaluating no rule (benchmarks, tools that evaluate units
+    /// themselves). The analysis holds the input errors.
+    pub fn read(
+        &self,
+        inputs: Vec<Input>,
+        opts: &Options,
+        each: &mut dyn FnMut(&Unit),
+    ) -> Analysis {
+        drive::read(inputs, &self.grammars, opts, each)
+    }
+
+    /// An evaluator of `sets` at `as_of`: the rules of a unit, outcomes out. One per thread.
+    pub fn evaluator(&self, sets: &[Arc<RuleSet>], as_of: chrono::NaiveDate) -> Evaluator {
+        Evaluator::new(&self.grammars, &self.bindings, sets, as_of)
     }
 
     /// Analyses `inputs` with the rule sets given (a subset, another version).
