@@ -110,11 +110,12 @@ pub(crate) fn run_set(
     grammars: &GrammarSet,
     bindings: &Arc<Bindings>,
     set: &Arc<RuleSet>,
+    interpreted: bool,
 ) -> Result<Vec<CaseResult>, Faults> {
     let mut results = Vec::new();
     let mut faults = Vec::new();
     for f in case_files(set) {
-        match run_file(grammars, bindings, set, &f) {
+        match run_file(grammars, bindings, set, &f, interpreted) {
             Ok(mut r) => results.append(&mut r),
             Err(mut e) => faults.append(&mut e.0),
         }
@@ -164,12 +165,13 @@ fn is_defaults(p: &Path) -> bool {
     p.file_stem().is_some_and(|s| s == "defaults")
 }
 
-/// Runs the cases of one file.
+/// Runs the cases of one file (`interpreted`: every rule in Rhai's interpreter alone).
 pub(crate) fn run_file(
     grammars: &GrammarSet,
     bindings: &Arc<Bindings>,
     set: &Arc<RuleSet>,
     path: &Path,
+    interpreted: bool,
 ) -> Result<Vec<CaseResult>, Faults> {
     let doc = Doc::read(path)?;
     let defaults_path = path.with_file_name("defaults.yaml");
@@ -252,6 +254,7 @@ pub(crate) fn run_file(
                     as_of: Some(header.as_of),
                     only: participation.is_none().then(|| header.rule.value.clone()),
                     keep_held: participation.is_some(),
+                    interpreted,
                     ..drive::Options::default()
                 };
                 let analysis =

@@ -47,6 +47,9 @@ pub struct Options {
     pub decode_only: bool,
     /// Evaluates only the rule of this code (rule cases).
     pub only: Option<String>,
+    /// Runs every rule in Rhai's interpreter alone, none in compiled form (the reference:
+    /// agreement tests, a doubt about the compiled form).
+    pub interpreted: bool,
     /// Told the bytes read so far, as reading goes (a progress bar).
     pub progress: Option<Arc<dyn Fn(u64) + Send + Sync>>,
     /// Keeps the held units and gathered facts in [`Analysis::held`] (the CAS outputs read
@@ -229,7 +232,10 @@ pub fn run(
         .unwrap_or_else(|| chrono::Local::now().date_naive());
     let evaluator = || {
         (!opts.decode_only).then(|| {
-            let ev = Evaluator::new(grammars, bindings, sets, as_of);
+            let mut ev = Evaluator::new(grammars, bindings, sets, as_of);
+            if opts.interpreted {
+                ev = ev.interpreted();
+            }
             match &opts.only {
                 Some(code) => ev.only(code),
                 None => ev,

@@ -36,6 +36,8 @@ pub struct Setup {
     /// The rule sets, in folder order.
     pub sets: Vec<Arc<RuleSet>>,
     bindings: Arc<Bindings>,
+    /// Every rule runs in Rhai's interpreter alone, never in compiled form.
+    interpreted: bool,
 }
 
 impl Setup {
@@ -49,7 +51,15 @@ impl Setup {
             grammars,
             sets,
             bindings,
+            interpreted: false,
         })
+    }
+
+    /// This setup running every rule in Rhai's interpreter alone, the reference, for its
+    /// analyses and cases (the agreement tests; `--interpreted`).
+    pub fn interpreted(mut self) -> Setup {
+        self.interpreted = true;
+        self
     }
 
     /// Loads the grammars of `dir` alone (documentation, recognition).
@@ -59,7 +69,7 @@ impl Setup {
 
     /// Analyses `inputs` with every rule set.
     pub fn analyze(&self, inputs: Vec<Input>, opts: &Options) -> Analysis {
-        drive::run(inputs, &self.grammars, &self.bindings, &self.sets, opts)
+        self.analyze_with(&self.sets, inputs, opts)
     }
 
     /// Reads `inputs` (recognition, decoding, assembly) and hands every unit to `each` as it
@@ -86,6 +96,13 @@ impl Setup {
         inputs: Vec<Input>,
         opts: &Options,
     ) -> Analysis {
+        if self.interpreted && !opts.interpreted {
+            let opts = Options {
+                interpreted: true,
+                ..opts.clone()
+            };
+            return drive::run(inputs, &self.grammars, &self.bindings, sets, &opts);
+        }
         drive::run(inputs, &self.grammars, &self.bindings, sets, opts)
     }
 
@@ -268,12 +285,12 @@ impl Setup {
 
     /// Runs the cases of one case file of `set`.
     pub fn run_cases(&self, set: &Arc<RuleSet>, file: &Path) -> Result<Vec<CaseResult>, Faults> {
-        cases::run_file(&self.grammars, &self.bindings, set, file)
+        cases::run_file(&self.grammars, &self.bindings, set, file, self.interpreted)
     }
 
     /// Runs every case file of `set`, with the coverage check (a case where each rule fires,
     /// one where it does not).
     pub fn run_all_cases(&self, set: &Arc<RuleSet>) -> Result<Vec<CaseResult>, Faults> {
-        cases::run_set(&self.grammars, &self.bindings, set)
+        cases::run_set(&self.grammars, &self.bindings, set, self.interpreted)
     }
 }

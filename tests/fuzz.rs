@@ -126,6 +126,12 @@ fn setup() -> &'static Setup {
     SETUP.get_or_init(common::setup)
 }
 
+/// The same, every rule run by Rhai's interpreter alone (the reference of the compiled form).
+fn interpreted() -> &'static Setup {
+    static SETUP: OnceLock<Setup> = OnceLock::new();
+    SETUP.get_or_init(|| common::setup().interpreted())
+}
+
 /// A fresh folder for one case (cases of a property run one after the other).
 fn scratch(tag: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("vigie-fuzz-{tag}-{}", std::process::id()));
@@ -135,20 +141,22 @@ fn scratch(tag: &str) -> PathBuf {
 }
 
 /// Analyses `bytes` under the name `name`: the analysis ends in bounded time, with no
-/// internal failure; returns its outcomes.
+/// internal failure, and the compiled form of the rules gives what Rhai's interpreter gives;
+/// returns its outcomes.
 fn analyse_as(name: &str, bytes: &[u8], jobs: usize) -> Result<Vec<Outcome>, TestCaseError> {
-    let dir = scratch("input");
+    // A folder of its own: the properties run side by side.
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = scratch(&format!("input-{run}"));
     let path = dir.join(name);
     std::fs::write(&path, bytes).unwrap();
+    let opts = Options {
+        jobs,
+        as_of: Some(common::date("2026-11-20")),
+        ..Options::default()
+    };
     let started = Instant::now();
-    let analysis = setup().analyze(
-        vigie::files(std::slice::from_ref(&path)),
-        &Options {
-            jobs,
-            as_of: Some(common::date("2026-11-20")),
-            ..Options::default()
-        },
-    );
+    let analysis = setup().analyze(vigie::files(std::slice::from_ref(&path)), &opts);
     prop_assert!(
         started.elapsed() < Duration::from_secs(20),
         "{name}: {:?}",
@@ -163,6 +171,14 @@ fn analyse_as(name: &str, bytes: &[u8], jobs: usize) -> Result<Vec<Outcome>, Tes
     for o in &analysis.outcomes {
         prop_assert!(!quotes_a_nir(&o.message), "{name}: {}", o.message);
     }
+    let reference = interpreted().analyze(vigie::files(std::slice::from_ref(&path)), &opts);
+    prop_assert_eq!(
+        format!("{:?}", analysis.outcomes),
+        format!("{:?}", reference.outcomes),
+        "{}: compiled and interpreted differ",
+        name
+    );
+    std::fs::remove_dir_all(&dir).ok();
     Ok(analysis.outcomes)
 }
 

@@ -40,6 +40,10 @@ pub struct Args {
     /// No progress bar, no summary on stderr.
     #[arg(long, short)]
     quiet: bool,
+    /// Runs every rule in Rhai's interpreter, the reference, instead of its compiled form
+    /// (slower; the outcomes are the same — for a doubt, or to compare).
+    #[arg(long)]
+    interpreted: bool,
 }
 
 /// How a report is written, shared by the commands that write one.
@@ -182,6 +186,7 @@ pub fn run(a: Args) -> ExitCode {
         jobs: a.jobs.unwrap_or(cores).clamp(1, most),
         as_of: a.as_of,
         forced,
+        interpreted: a.interpreted,
         progress: Some(Arc::new(move |bytes| shown.set_position(bytes))),
         ..Options::default()
     };

@@ -153,79 +153,94 @@ impl Fact {
 
     /// Reads property `prop` (an id of `b`) named `name`.
     fn get(&self, b: &Bindings, prop: usize, name: &str) -> Result<Dynamic, Box<EvalAltResult>> {
-        let rec = if self.close {
-            self.node.close.as_ref()
-        } else {
-            self.node.open.as_ref()
-        };
-        match rec {
-            Some(r) => {
-                if let Some(i) = b.field_slot(r.def.id, prop) {
-                    if r.is_faulty(i) {
-                        return Err(unreadable());
-                    }
-                    if let Some(v) = r.values.get(i) {
-                        return Ok(to_dynamic(v));
-                    }
+        let fact = |node: &Arc<Node>| Dynamic::from(Fact::new(Arc::clone(node)));
+        Ok(match read(&self.node, self.close, b, prop) {
+            Read::Value(v) => to_dynamic(v),
+            Read::Int(i) => Dynamic::from(i),
+            Read::Bool(v) => Dynamic::from(v),
+            Read::Children(list) => Dynamic::from_array(list.iter().map(fact).collect()),
+            Read::Single(child) => child.map_or(Dynamic::UNIT, fact),
+            Read::Close(false) | Read::Link(None) => Dynamic::UNIT,
+            Read::Close(true) => Dynamic::from(Fact {
+                node: Arc::clone(&self.node),
+                close: true,
+            }),
+            Read::Link(Some(Linked::One(other))) => fact(other),
+            Read::Link(Some(Linked::Many(list))) => {
+                Dynamic::from_array(alive(list).map(|o| Dynamic::from(Fact::new(o))).collect())
+            }
+            Read::Link(Some(Linked::Unreadable)) | Read::Unreadable => return Err(unreadable()),
+            Read::Missing => {
+                return Err(fault(format!(
+                    "« {name} » n'existe pas sur un enregistrement {}",
+                    self.record_name()
+                )))
+            }
+        })
+    }
+}
+
+/// What a property gives on a node (or its closing record), before it becomes a value of a
+/// script: the one reading shared by the interpreter's getters and the compiled form.
+#[derive(Debug, Clone, Copy)]
+pub enum Read<'a> {
+    /// A field of the record.
+    Value(&'a Value),
+    /// A computed number (`records`, `occurrence`, `line`).
+    Int(i64),
+    /// A computed yes/no (`intact`).
+    Bool(bool),
+    /// A list of children.
+    Children(&'a [Arc<Node>]),
+    /// The child of a `single` group, if any.
+    Single(Option<&'a Arc<Node>>),
+    /// The closing record: whether it was read.
+    Close(bool),
+    /// A join's result, `None` when the node takes no part in it.
+    Link(Option<&'a Linked>),
+    /// A field a fault made unreadable.
+    Unreadable,
+    /// No such property on this record or group.
+    Missing,
+}
+
+/// Reads property `prop` (an id of `b`) on `node`'s opening record, or its closing one.
+pub fn read<'a>(node: &'a Node, close: bool, b: &Bindings, prop: usize) -> Read<'a> {
+    let rec = if close {
+        node.close.as_ref()
+    } else {
+        node.open.as_ref()
+    };
+    match rec {
+        Some(r) => {
+            if let Some(i) = b.field_slot(r.def.id, prop) {
+                if r.is_faulty(i) {
+                    return Read::Unreadable;
+                }
+                if let Some(v) = r.values.get(i) {
+                    return Read::Value(v);
                 }
             }
-            // The opening record could not be read at all: its fields are unreadable.
-            None if !self.close && b.is_open_field(self.node.group.id, prop) => {
-                return Err(unreadable());
-            }
-            None => {}
         }
-        if !self.close {
-            let n = &self.node;
-            match b.group_prop(n.group.id, prop) {
-                GroupProp::Children(ci) => {
-                    return Ok(Dynamic::from_array(
-                        n.children
-                            .get(ci)
-                            .into_iter()
-                            .flatten()
-                            .map(|c| Dynamic::from(Fact::new(Arc::clone(c))))
-                            .collect(),
-                    ))
-                }
-                GroupProp::Single(ci) => {
-                    return Ok(n
-                        .children
-                        .get(ci)
-                        .and_then(|c| c.first())
-                        .map_or(Dynamic::UNIT, |c| Dynamic::from(Fact::new(Arc::clone(c)))))
-                }
-                GroupProp::Close => {
-                    return Ok(if n.close.is_some() {
-                        Dynamic::from(Fact {
-                            node: Arc::clone(n),
-                            close: true,
-                        })
-                    } else {
-                        Dynamic::UNIT
-                    })
-                }
-                GroupProp::Records => return Ok(Dynamic::from(i64::from(n.records))),
-                GroupProp::Occurrence => return Ok(Dynamic::from(i64::from(n.occurrence))),
-                GroupProp::Line => return Ok(Dynamic::from(i64::from(n.line))),
-                GroupProp::Intact => return Ok(Dynamic::from(n.state == NodeState::Sound)),
-                GroupProp::Link(slot) => {
-                    return Ok(match n.links.get(slot).and_then(|l| l.get()) {
-                        None => Dynamic::UNIT,
-                        Some(Linked::Unreadable) => return Err(unreadable()),
-                        Some(Linked::One(other)) => Dynamic::from(Fact::new(Arc::clone(other))),
-                        Some(Linked::Many(list)) => Dynamic::from_array(
-                            alive(list).map(|o| Dynamic::from(Fact::new(o))).collect(),
-                        ),
-                    })
-                }
-                GroupProp::None => {}
-            }
+        // The opening record could not be read at all: its fields are unreadable.
+        None if !close && b.is_open_field(node.group.id, prop) => return Read::Unreadable,
+        None => {}
+    }
+    if close {
+        return Read::Missing;
+    }
+    match b.group_prop(node.group.id, prop) {
+        GroupProp::Children(ci) => {
+            Read::Children(node.children.get(ci).map_or(&[][..], Vec::as_slice))
         }
-        Err(fault(format!(
-            "« {name} » n'existe pas sur un enregistrement {}",
-            self.record_name()
-        )))
+        GroupProp::Single(ci) => Read::Single(node.children.get(ci).and_then(|c| c.first())),
+        GroupProp::Close => Read::Close(node.close.is_some()),
+        GroupProp::Records => Read::Int(i64::from(node.records)),
+        GroupProp::Occurrence => Read::Int(i64::from(node.occurrence)),
+        GroupProp::Line => Read::Int(i64::from(node.line)),
+        GroupProp::Intact => Read::Bool(node.state == NodeState::Sound),
+        GroupProp::Link(slot) => Read::Link(node.links.get(slot).and_then(|l| l.get())),
+        GroupProp::None => Read::Missing,
     }
 }
 

@@ -10,8 +10,9 @@ use chrono::NaiveDate;
 use rhai::{Caches, Dynamic, Engine, GlobalRuntimeState, Map, Position, Scope, AST};
 
 use super::bindings::Bindings;
+use super::compiled::Compiled;
 use super::contain::{contain, Contained, CONTAINED_PANIC};
-use super::engine::{self, Fact};
+use super::engine::{self, Fact, Limits};
 use super::fault::{describe, is_unreadable};
 use super::helpers::date_fr;
 use super::manifest::{compile_scope, scope_chain, RuleSet};
@@ -45,30 +46,67 @@ struct Runner {
     scope: Scope<'static>,
     /// Compiled script per rule (`None` when it did not compile: reported once).
     asts: Vec<Option<AST>>,
+    /// The compiled form per rule, tried first (`None`: Rhai alone).
+    compiled: Vec<Option<Compiled>>,
+    /// The set's limits.
+    limits: Limits,
+    /// What property ids mean.
+    bindings: Arc<Bindings>,
 }
 
 impl Runner {
     /// A runner for `set`: its engine, its time budget, its scope with the parameters, its
     /// compiled scripts.
-    fn new(engine: Engine, set: &RuleSet, scope: Scope<'static>, asts: Vec<Option<AST>>) -> Runner {
+    fn new(
+        engine: Engine,
+        bindings: &Arc<Bindings>,
+        set: &RuleSet,
+        scope: Scope<'static>,
+        asts: Vec<Option<AST>>,
+    ) -> Runner {
         Runner {
             engine,
             caches: Caches::new(),
             budget: set.limits.capped().budget(),
             scope,
             asts,
+            compiled: Vec::new(),
+            limits: set.limits.capped(),
+            bindings: Arc::clone(bindings),
         }
     }
 
-    /// Runs rule `ri` on the facts pushed in the scope above `fact_len`; `None` when its
-    /// script did not compile (reported once).
-    fn run_rule(&mut self, ri: usize, fact_len: usize) -> Option<Evaluated> {
+    /// The facts of `chain` named in the scope above `base` (once per fact: the scope is
+    /// rewound to them after each script): the scope's length with them.
+    fn facts_in_scope(&mut self, chain: &[Arc<Node>], base: usize) -> usize {
+        if self.scope.len() == base {
+            for n in chain {
+                self.scope.push_dynamic(
+                    n.group.name.as_str(),
+                    Dynamic::from(Fact::new(Arc::clone(n))),
+                );
+            }
+        }
+        self.scope.len()
+    }
+
+    /// Runs rule `ri` on the fact ending `chain`: in compiled form, else (or when it bails)
+    /// in Rhai with the facts named in the scope above `base`. `None` when its script did not
+    /// compile (reported once).
+    fn run_rule(&mut self, ri: usize, chain: &[Arc<Node>], base: usize) -> Option<Evaluated> {
+        if let Some(Some(compiled)) = self.compiled.get(ri) {
+            if let Ok(firings) = compiled.run(chain, &self.bindings, &self.limits) {
+                return Some(Ok(Some(firings)));
+            }
+        }
+        let fact_len = self.facts_in_scope(chain, base);
         let Runner {
             engine,
             caches,
             budget,
             scope,
             asts,
+            ..
         } = self;
         let ast = asts.get(ri)?.as_ref()?;
         let value = run_script(engine, *budget, caches, scope, ast, fact_len);
@@ -78,9 +116,15 @@ impl Runner {
         }))
     }
 
-    /// A choice's key on the facts above `fact_len`: `None` when it is `()` or reads a field
-    /// a fault made unreadable (no candidate is tried).
-    fn choice_key(&mut self, key: &AST, fact_len: usize) -> Result<Option<String>, Stop> {
+    /// A choice's key on the fact ending `chain`: `None` when it is `()` or reads a field a
+    /// fault made unreadable (no candidate is tried).
+    fn choice_key(
+        &mut self,
+        key: &AST,
+        chain: &[Arc<Node>],
+        base: usize,
+    ) -> Result<Option<String>, Stop> {
+        let fact_len = self.facts_in_scope(chain, base);
         let value = run_script(
             &self.engine,
             self.budget,
@@ -108,6 +152,7 @@ impl ScriptRunner {
             base_len: scope.len(),
             runner: Runner::new(
                 engine::build(bindings, &set.limits.capped()),
+                bindings,
                 set,
                 scope,
                 Vec::new(),
@@ -228,6 +273,7 @@ impl Evaluator {
             // Each set runs under its own limits.
             let engine = engine::build(bindings, &set.limits.capped());
             let scope = compile_scope(set, &[], as_of);
+            let scope_len = scope.len();
             let scopes_of = |group: &str| -> Vec<usize> {
                 set.grammars
                     .iter()
@@ -235,12 +281,15 @@ impl Evaluator {
                     .collect()
             };
             let mut asts = Vec::new();
+            let mut fast = Vec::new();
             let mut by_scope: HashMap<usize, Vec<usize>> = HashMap::new();
             for (ri, rule) in set.rules.iter().enumerate() {
                 let chain = scope_chain(grammars, set, &rule.scope).unwrap_or_default();
                 let cscope = compile_scope(set, &chain, as_of);
                 match engine.compile_with_scope(&cscope, &rule.source) {
                     Ok(ast) => {
+                        let limits = set.limits.capped();
+                        fast.push(Compiled::new(&ast, bindings, &chain, &cscope, &limits));
                         asts.push(Some(ast));
                         if !set.is_chosen(&rule.code, &rule.scope) {
                             for k in scopes_of(&rule.scope) {
@@ -250,6 +299,7 @@ impl Evaluator {
                     }
                     Err(e) => {
                         asts.push(None);
+                        fast.push(None);
                         failures.insert(
                             FailureKey::Rule(si, ri),
                             Failure {
@@ -277,10 +327,12 @@ impl Evaluator {
                     }
                 }
             }
+            let mut runner = Runner::new(engine, bindings, set, scope, asts);
+            runner.compiled = fast;
             compiled.push(CompiledSet {
                 set: Arc::clone(set),
-                base_len: scope.len(),
-                runner: Runner::new(engine, set, scope, asts),
+                base_len: scope_len,
+                runner,
                 by_scope,
                 choices,
             });
@@ -292,6 +344,28 @@ impl Evaluator {
             only: None,
             given_up: HashMap::new(),
         }
+    }
+
+    /// Runs every rule in Rhai's interpreter alone, the reference (the agreement tests,
+    /// `vigie analyze --interpreted`).
+    pub fn interpreted(mut self) -> Self {
+        for cs in &mut self.sets {
+            cs.runner.compiled.clear();
+        }
+        self
+    }
+
+    /// Whether each rule of each set runs in compiled form (`rules check`, tests).
+    pub fn compiled_rules(&self) -> Vec<(Arc<str>, bool)> {
+        self.sets
+            .iter()
+            .flat_map(|cs| {
+                cs.set.rules.iter().enumerate().map(|(ri, r)| {
+                    let fast = cs.runner.compiled.get(ri).is_some_and(Option::is_some);
+                    (Arc::clone(&r.code), fast)
+                })
+            })
+            .collect()
     }
 
     /// Restricts evaluation to one rule code.
@@ -368,13 +442,6 @@ impl Evaluator {
                 continue;
             }
             let base = cs.runner.scope.len();
-            for n in chain {
-                cs.runner.scope.push_dynamic(
-                    n.group.name.as_str(),
-                    Dynamic::from(Fact::new(Arc::clone(n))),
-                );
-            }
-            let fact_len = cs.runner.scope.len();
             let only = self.only.as_deref();
             let report = |set: &Arc<RuleSet>,
                           ri: usize,
@@ -426,7 +493,7 @@ impl Evaluator {
                 if given_up_on(&self.given_up, FailureKey::Rule(si, ri)) {
                     continue;
                 }
-                let Some(result) = cs.runner.run_rule(ri, fact_len) else {
+                let Some(result) = cs.runner.run_rule(ri, chain, base) else {
                     continue;
                 };
                 if result.as_ref().err().is_some_and(|s| s.timed_out) {
@@ -438,7 +505,7 @@ impl Evaluator {
                 let Some(choice) = cs.set.choices.get(*ci) else {
                     continue;
                 };
-                let key = match cs.runner.choice_key(key_ast, fact_len) {
+                let key = match cs.runner.choice_key(key_ast, chain, base) {
                     Ok(Some(k)) => k,
                     Ok(None) => continue,
                     Err(stop) => {
@@ -463,7 +530,7 @@ impl Evaluator {
                     }) else {
                         continue;
                     };
-                    let Some(result) = cs.runner.run_rule(ri, fact_len) else {
+                    let Some(result) = cs.runner.run_rule(ri, chain, base) else {
                         continue;
                     };
                     // A candidate that could not read what it needs leaves the choice

@@ -3,6 +3,7 @@
 
 pub mod bindings;
 pub mod check;
+pub mod compiled;
 pub mod contain;
 pub mod engine;
 pub mod eval;

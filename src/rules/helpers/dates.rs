@@ -39,7 +39,9 @@ fn gregorian<T>(v: Option<T>, what: &str) -> Fallible<T> {
     })
 }
 
-fn working_days_after(from: NaiveDate, to: NaiveDate) -> Fallible<i64> {
+/// Working days after `from` up to `to`, as scripts get them (an error beyond the span and
+/// the calendar vigie knows).
+pub fn working_days_after(from: NaiveDate, to: NaiveDate) -> Fallible<i64> {
     if (to - from).num_days() > calendar::MAX_WORKING_SPAN_DAYS {
         return Err(fault(format!(
             "working_days_after : plus de {} jours entre les deux dates",

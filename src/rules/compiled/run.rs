@@ -1,0 +1,420 @@
+//! Running the compiled form on one fact: a walk over the tree with the facts of the chain,
+//! the rule's locals and the set's limits.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use super::code::{Block, Call, Const, Expr, Stmt};
+use super::val::{apply, equal, Bail, Val};
+use crate::model::{alive, Linked, Node, Value};
+use crate::rules::bindings::Bindings;
+use crate::rules::engine::{read, Limits, Read};
+use crate::rules::helpers::{calendar, dates, identifiers, money};
+
+/// Where a compiled rule runs.
+pub struct Frame<'a> {
+    pub bindings: &'a Bindings,
+    pub limits: &'a Limits,
+    /// The facts, root first (the rule's own last).
+    pub chain: &'a [Arc<Node>],
+    /// The `let`s in force, by slot.
+    pub locals: Vec<Val<'a>>,
+    /// The operations Rhai could have counted so far: the rule bails before it could pass
+    /// its set's limit (each turn of a loop adds its body).
+    pub spent: u64,
+}
+
+/// How a walk stops early: a `return`, or a bail.
+pub enum Flow<'a> {
+    Return(Val<'a>),
+    Bail,
+}
+
+impl From<Bail> for Flow<'_> {
+    fn from(_: Bail) -> Self {
+        Flow::Bail
+    }
+}
+
+type Walk<'a> = Result<Val<'a>, Flow<'a>>;
+
+impl<'a> Frame<'a> {
+    /// The value of `block`: its last statement's, or what it returns.
+    pub fn run(&mut self, block: &'a Block) -> Result<Val<'a>, Bail> {
+        match self.block(block) {
+            Ok(v) | Err(Flow::Return(v)) => Ok(v),
+            Err(Flow::Bail) => Err(Bail),
+        }
+    }
+
+    fn block(&mut self, block: &'a Block) -> Walk<'a> {
+        let depth = self.locals.len();
+        let mut last = Val::Unit;
+        for s in &block.0 {
+            last = match s {
+                Stmt::Let(e) => {
+                    let v = self.expr(e)?;
+                    self.locals.push(v);
+                    Val::Unit
+                }
+                Stmt::Expr(e) => self.expr(e)?,
+                Stmt::If(c, yes, no) => {
+                    if self.expr(c)?.truth()? {
+                        self.block(yes)?
+                    } else {
+                        self.block(no)?
+                    }
+                }
+                Stmt::For(list, body) => {
+                    self.each(list, body)?;
+                    Val::Unit
+                }
+                Stmt::Return(e) => return Err(Flow::Return(self.expr(e)?)),
+            };
+        }
+        self.locals.truncate(depth);
+        Ok(last)
+    }
+
+    /// `for x in list { body }` over a list of facts or values.
+    fn each(&mut self, list: &'a Expr, body: &'a Block) -> Result<(), Flow<'a>> {
+        let items: Vec<Val<'a>> = match self.expr(list)? {
+            Val::Facts(nodes) => nodes.iter().map(|n| Val::Fact(n, false)).collect(),
+            Val::Array(items) => items,
+            // Owned facts cannot be lent to the body: Rhai's business.
+            _ => return Err(Flow::Bail),
+        };
+        let turn = super::operations(body.size() + 1);
+        for item in items {
+            self.spent = self.spent.saturating_add(turn);
+            if self.spent > self.limits.max_operations {
+                return Err(Flow::Bail);
+            }
+            self.locals.push(item);
+            self.block(body)?;
+            self.locals.pop();
+        }
+        Ok(())
+    }
+
+    fn expr(&mut self, e: &'a Expr) -> Walk<'a> {
+        Ok(match e {
+            Expr::Const(c) => self.fits(constant(c))?,
+            Expr::Local(slot) => self.locals.get(*slot).cloned().ok_or(Bail)?,
+            Expr::Fact(name) => {
+                let node = self
+                    .chain
+                    .iter()
+                    .rev()
+                    .find(|n| n.group.name == name.as_str());
+                Val::Fact(node.ok_or(Bail)?, false)
+            }
+            Expr::Prop(base, id) => {
+                let base = self.expr(base)?;
+                self.fits(self.property(&base, *id)?)?
+            }
+            Expr::Not(e) => Val::Bool(!self.expr(e)?.truth()?),
+            Expr::Neg(e) => Val::Int(self.expr(e)?.int()?.checked_neg().ok_or(Bail)?),
+            Expr::And(list) => {
+                for e in list {
+                    if !self.expr(e)?.truth()? {
+                        return Ok(Val::Bool(false));
+                    }
+                }
+                Val::Bool(true)
+            }
+            Expr::Or(list) => {
+                for e in list {
+                    if self.expr(e)?.truth()? {
+                        return Ok(Val::Bool(true));
+                    }
+                }
+                Val::Bool(false)
+            }
+            Expr::Binary(op, pair) => {
+                let a = self.expr(&pair.0)?;
+                let b = self.expr(&pair.1)?;
+                apply(*op, a, b, self.limits.max_string_size)?
+            }
+            Expr::Call(call, args) => {
+                let mut values = Vec::with_capacity(args.len());
+                for a in args {
+                    values.push(self.expr(a)?);
+                }
+                self.fits(self.call(*call, values)?)?
+            }
+            Expr::Push(slot, item) => {
+                let item = self.expr(item)?;
+                let max = self.limits.max_array_size;
+                match self.locals.get_mut(*slot) {
+                    Some(Val::Array(list)) if list.len() < max => list.push(item),
+                    _ => return Err(Flow::Bail),
+                }
+                Val::Unit
+            }
+            Expr::Array(items) => {
+                if items.len() > self.limits.max_array_size {
+                    return Err(Flow::Bail);
+                }
+                let mut list = Vec::with_capacity(items.len());
+                for i in items {
+                    list.push(self.expr(i)?);
+                }
+                Val::Array(list)
+            }
+            Expr::Map(entries) => {
+                if entries.len() > self.limits.max_map_size {
+                    return Err(Flow::Bail);
+                }
+                let mut map = Vec::with_capacity(entries.len());
+                for (k, v) in entries {
+                    map.push((k.as_str(), self.expr(v)?));
+                }
+                Val::Map(map)
+            }
+            Expr::Block(b) => self.block(b)?,
+            Expr::Bail => return Err(Flow::Bail),
+        })
+    }
+
+    /// `v`, unless it is a text or a list larger than the set's limits allow (Rhai would
+    /// stop the rule: it decides).
+    fn fits(&self, v: Val<'a>) -> Result<Val<'a>, Bail> {
+        let fits = match &v {
+            Val::Str(s) => s.len() <= self.limits.max_string_size,
+            Val::Facts(list) => list.len() <= self.limits.max_array_size,
+            Val::Linked(list) => list.len() <= self.limits.max_array_size,
+            Val::Array(list) => list.len() <= self.limits.max_array_size,
+            _ => true,
+        };
+        if fits {
+            Ok(v)
+        } else {
+            Err(Bail)
+        }
+    }
+
+    /// Property `id` of `base`, as the interpreter's getter reads it.
+    fn property(&self, base: &Val<'a>, id: usize) -> Result<Val<'a>, Bail> {
+        let Val::Fact(node, close) = *base else {
+            return Err(Bail);
+        };
+        Ok(match read(node, close, self.bindings, id) {
+            Read::Value(v) => value(v),
+            Read::Int(i) => Val::Int(i),
+            Read::Bool(b) => Val::Bool(b),
+            Read::Children(list) => Val::Facts(list),
+            Read::Single(child) => child.map_or(Val::Unit, |c| Val::Fact(c, false)),
+            Read::Close(true) => Val::Fact(node, true),
+            Read::Close(false) | Read::Link(None) => Val::Unit,
+            Read::Link(Some(Linked::One(other))) => Val::Fact(other, false),
+            Read::Link(Some(Linked::Many(list))) => Val::Linked(alive(list).collect()),
+            // Faults: the interpreter's business.
+            Read::Link(Some(Linked::Unreadable)) | Read::Unreadable | Read::Missing => {
+                return Err(Bail)
+            }
+        })
+    }
+
+    fn call(&self, call: Call, args: Vec<Val<'a>>) -> Result<Val<'a>, Bail> {
+        let mut args = args.into_iter();
+        let mut next = || args.next().ok_or(Bail);
+        Ok(match call {
+            Call::Len => match next()? {
+                Val::Str(s) => Val::Int(count(s.chars().count())?),
+                Val::Facts(list) => Val::Int(count(list.len())?),
+                Val::Linked(list) => Val::Int(count(list.len())?),
+                Val::Array(list) => Val::Int(count(list.len())?),
+                Val::Map(map) => Val::Int(count(map.len())?),
+                _ => return Err(Bail),
+            },
+            Call::IsEmpty => match next()? {
+                Val::Str(s) => Val::Bool(s.is_empty()),
+                Val::Facts(list) => Val::Bool(list.is_empty()),
+                Val::Linked(list) => Val::Bool(list.is_empty()),
+                Val::Array(list) => Val::Bool(list.is_empty()),
+                Val::Map(map) => Val::Bool(map.is_empty()),
+                _ => return Err(Bail),
+            },
+            Call::Contains => contains(next()?, &next()?)?,
+            Call::SubString => sub_string(next()?, next()?.int()?, next()?.int()?)?,
+            Call::Sum(id) => Val::Int(self.sum(&next()?, id)?),
+            Call::Min(id) => self.extreme(&next()?, id, false)?,
+            Call::Max(id) => self.extreme(&next()?, id, true)?,
+            Call::ParseInt => Val::Int(next()?.text()?.trim().parse().map_err(|_| Bail)?),
+            Call::NirWellFormed => Val::Bool(identifiers::nir_well_formed(next()?.text()?)),
+            Call::NirKey => identifiers::nir_key(next()?.text()?).map_or(Val::Unit, Val::Int),
+            Call::Luhn => Val::Bool(identifiers::luhn(next()?.text()?)),
+            Call::RoundDiv => {
+                Val::Int(money::round_div(next()?.int()?, next()?.int()?).map_err(|_| Bail)?)
+            }
+            Call::Euros => Val::Str(Cow::Owned(money::euros(next()?.int()?))),
+            Call::AddMonths => {
+                Val::Date(calendar::add_months(next()?.date()?, next()?.int()?).ok_or(Bail)?)
+            }
+            Call::AddDays => {
+                Val::Date(calendar::add_days(next()?.date()?, next()?.int()?).ok_or(Bail)?)
+            }
+            Call::DaysBetween => {
+                let (a, b) = (next()?.date()?, next()?.date()?);
+                Val::Int((b - a).num_days())
+            }
+            Call::WorkingDaysAfter => {
+                let (a, b) = (next()?.date()?, next()?.date()?);
+                Val::Int(dates::working_days_after(a, b).map_err(|_| Bail)?)
+            }
+            Call::TypeOf => Val::Str(Cow::Borrowed(next()?.type_name())),
+        })
+    }
+
+    /// The values of field `id` over a list of facts, absent ones left out.
+    fn values(
+        &self,
+        list: &Val<'a>,
+        id: usize,
+    ) -> Result<impl Iterator<Item = Result<&'a Value, Bail>> + use<'a, '_>, Bail> {
+        let Val::Facts(list) = *list else {
+            return Err(Bail);
+        };
+        let bindings = self.bindings;
+        Ok(list
+            .iter()
+            .map(move |n| match read(n, false, bindings, id) {
+                Read::Value(v) => Ok(v),
+                _ => Err(Bail),
+            })
+            .filter(|v| !matches!(v, Ok(Value::Absent))))
+    }
+
+    /// `list.sum(field)`, as the interpreter's helper adds.
+    fn sum(&self, list: &Val<'a>, id: usize) -> Result<i64, Bail> {
+        let mut total = 0i64;
+        for v in self.values(list, id)? {
+            match v? {
+                Value::Int(n) => total = total.checked_add(*n).ok_or(Bail)?,
+                _ => return Err(Bail),
+            }
+        }
+        Ok(total)
+    }
+
+    /// `list.min(field)` or `list.max(field)`: the first of the least (greatest) values.
+    fn extreme(&self, list: &Val<'a>, id: usize, want_max: bool) -> Result<Val<'a>, Bail> {
+        let mut best: Option<&'a Value> = None;
+        for v in self.values(list, id)? {
+            let v = v?;
+            let better = match best {
+                None => true,
+                Some(b) => {
+                    let order = match (v, b) {
+                        (Value::Int(x), Value::Int(y)) => x.cmp(y),
+                        (Value::Date(x), Value::Date(y)) => x.cmp(y),
+                        (Value::Text(x), Value::Text(y)) => x.cmp(y),
+                        _ => return Err(Bail),
+                    };
+                    order.is_ne() && order.is_gt() == want_max
+                }
+            };
+            if better {
+                best = Some(v);
+            }
+        }
+        Ok(best.map_or(Val::Unit, value))
+    }
+}
+
+/// A count as Rhai's integer.
+fn count(n: usize) -> Result<i64, Bail> {
+    i64::try_from(n).map_err(|_| Bail)
+}
+
+fn constant(c: &Const) -> Val<'_> {
+    match c {
+        Const::Unit => Val::Unit,
+        Const::Bool(b) => Val::Bool(*b),
+        Const::Int(i) => Val::Int(*i),
+        Const::Date(d) => Val::Date(*d),
+        Const::Str(s) => Val::Str(Cow::Borrowed(s.as_str())),
+        Const::Array(items) => Val::Array(items.iter().map(constant).collect()),
+    }
+}
+
+/// A field value as the interpreter's `to_dynamic` gives it.
+fn value(v: &Value) -> Val<'_> {
+    match v {
+        Value::Absent => Val::Unit,
+        Value::Text(s) => Val::Str(Cow::Borrowed(s)),
+        Value::Int(i) => Val::Int(*i),
+        Value::Date(d) => Val::Date(*d),
+        Value::Bool(b) => Val::Bool(*b),
+    }
+}
+
+/// `list.contains(x)` (by `==`) or `text.contains(part)`.
+fn contains<'a>(within: Val<'a>, x: &Val<'a>) -> Result<Val<'a>, Bail> {
+    Ok(Val::Bool(match within {
+        Val::Array(items) => {
+            let mut found = false;
+            for i in &items {
+                if equal(i, x)? {
+                    found = true;
+                    break;
+                }
+            }
+            found
+        }
+        Val::Str(s) => s.contains(x.text()?),
+        _ => return Err(Bail),
+    }))
+}
+
+/// `text.sub_string(start, len)` as Rhai cuts it, by characters, for a start from the
+/// beginning (a negative start counts from the end: Rhai's business).
+fn sub_string(text: Val<'_>, start: i64, len: i64) -> Result<Val<'_>, Bail> {
+    let Val::Str(s) = text else {
+        return Err(Bail);
+    };
+    let start = usize::try_from(start).map_err(|_| Bail)?;
+    if s.is_empty() || len <= 0 {
+        return Ok(Val::Str(Cow::Borrowed("")));
+    }
+    let len = usize::try_from(len).unwrap_or(usize::MAX);
+    let mut bounds = s
+        .char_indices()
+        .map(|(i, _)| i)
+        .chain([s.len()])
+        .skip(start);
+    let Some(from) = bounds.next() else {
+        return Ok(Val::Str(Cow::Borrowed("")));
+    };
+    let to = bounds.nth(len.saturating_sub(1)).unwrap_or(s.len());
+    Ok(Val::Str(match s {
+        Cow::Borrowed(b) => Cow::Borrowed(b.get(from..to).ok_or(Bail)?),
+        Cow::Owned(o) => Cow::Owned(o.get(from..to).ok_or(Bail)?.to_string()),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cut(s: &str, start: i64, len: i64) -> String {
+        match sub_string(Val::Str(Cow::Borrowed(s)), start, len) {
+            Ok(Val::Str(s)) => s.into_owned(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// `sub_string` as Rhai documents it: by characters, clamped at the end.
+    #[test]
+    fn sub_string_cuts_as_rhai_does() {
+        assert_eq!(cut("hello, world!", 3, 4), "lo, ");
+        assert_eq!(cut("751234567", 2, 1), "1");
+        assert_eq!(cut("abc", 1, 10), "bc");
+        assert_eq!(cut("abc", 3, 1), "");
+        assert_eq!(cut("abc", 5, 1), "");
+        assert_eq!(cut("abc", 0, 0), "");
+        assert_eq!(cut("éàü", 1, 1), "à");
+        assert!(sub_string(Val::Str(Cow::Borrowed("abc")), -1, 1).is_err());
+    }
+}
