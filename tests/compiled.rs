@@ -105,3 +105,65 @@ fn the_shipped_rules_run_compiled() {
         ["CAS-N-CPT", "CAS-N-CPT", "CAS-N-CPT", "CAS-X-DEC"]
     );
 }
+
+/// Scripts at the edges of what the compiled form covers, in a set with tight limits: a map
+/// whose nested entries pass `max_map_size`, a list whose texts together pass
+/// `max_string_size`, a push on a constant, an argument that changes its receiver, a loop, a
+/// name shadowed by a `let`. Rhai stops some of them; the compiled form gives what Rhai gives.
+#[test]
+fn scripts_at_the_edges_give_the_same_outcomes_compiled_and_interpreted() {
+    let rules = [
+        (
+            "NESTED",
+            "#{ a: facture.lignes.len(), b: #{ x: 1, y: facture.lignes.len() } }",
+        ),
+        ("FLAT", "#{ a: facture.lignes.len(), b: 2 }"),
+        ("TEXTS", "[facture.n_facture, facture.n_facture].len() > 1"),
+        ("TEXT", "[facture.n_facture].len() == 1"),
+        ("CONST", "const l = []; l.push(1); true"),
+        ("ORDER", "let l = []; l.contains({ l.push(1); 1 })"),
+        (
+            "LOOP",
+            "let n = 0; for l in facture.lignes { if l.montant > 0 { return true; } } false",
+        ),
+        ("SHADOW", "let facture = 3; facture == 3"),
+        (
+            "MIXED",
+            "facture.n_facture == 0 || facture.tiers_payant != () && 1 < 2",
+        ),
+    ];
+    let mut manifest = String::from(
+        "name: bords\nversion: \"1\"\ngrammars: [b2]\nlimits: { max_map_size: 3, max_string_size: 12 }\nrules:\n",
+    );
+    let mut scripts = Vec::new();
+    for (code, script) in rules {
+        let path = format!("scripts/{}.rhai", code.to_lowercase());
+        manifest.push_str(&format!(
+            "  - {{ code: {code}, kind: anomaly, severity: rejet, scope: facture, script: {path}, message: \"{code}\" }}\n"
+        ));
+        scripts.push((path, script));
+    }
+    let scripts: Vec<(&str, &str)> = scripts.iter().map(|(p, s)| (p.as_str(), *s)).collect();
+    let dir = common::temp_rule_set("bords", &manifest, &scripts);
+    let files = [common::path("tests/data/samples/lot-02-752379560.b2")];
+    let compiled = common::setup_with(&dir);
+    let interpreted = common::setup_with(&dir).interpreted();
+    let fast = outcomes(&compiled, &files, "2026-11-20", 1);
+    let reference = outcomes(&interpreted, &files, "2026-11-20", 1);
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(fast, reference);
+    let count = |code: &str| {
+        reference
+            .iter()
+            .filter(|o| o.contains(&format!("code: \"{code}\"")))
+            .count()
+    };
+    // Both sides of each limit were reached: stopped rules are told once, as RULE.
+    assert!(count("FLAT") > 0 && count("TEXT") > 0 && count("LOOP") > 0 && count("MIXED") > 0);
+    assert_eq!(
+        count("RULE"),
+        3,
+        "NESTED, TEXTS, CONST stopped: {reference:#?}"
+    );
+    assert!(count("ORDER") > 0, "Rhai reads the list after its argument");
+}

@@ -95,7 +95,9 @@ impl Runner {
     /// compile (reported once).
     fn run_rule(&mut self, ri: usize, chain: &[Arc<Node>], base: usize) -> Option<Evaluated> {
         if let Some(Some(compiled)) = self.compiled.get(ri) {
-            if let Ok(firings) = compiled.run(chain, &self.bindings, &self.limits) {
+            // A panic (a helper's bug) is a bail too: the interpreter then contains it.
+            let run = contain(|| compiled.run(chain, &self.bindings, &self.limits, self.budget));
+            if let Ok(Ok(firings)) = run {
                 return Some(Ok(Some(firings)));
             }
         }
@@ -269,6 +271,7 @@ impl Evaluator {
     ) -> Evaluator {
         let mut compiled = Vec::new();
         let mut failures = HashMap::new();
+        let group_names: Vec<String> = grammars.groups().map(|(_, g)| g.name.clone()).collect();
         for (si, set) in sets.iter().enumerate() {
             // Each set runs under its own limits.
             let engine = engine::build(bindings, &set.limits.capped());
@@ -289,7 +292,8 @@ impl Evaluator {
                 match engine.compile_with_scope(&cscope, &rule.source) {
                     Ok(ast) => {
                         let limits = set.limits.capped();
-                        fast.push(Compiled::new(&ast, bindings, &chain, &cscope, &limits));
+                        let names = (chain.as_slice(), group_names.as_slice());
+                        fast.push(Compiled::new(&ast, bindings, names, &cscope, &limits));
                         asts.push(Some(ast));
                         if !set.is_chosen(&rule.code, &rule.scope) {
                             for k in scopes_of(&rule.scope) {

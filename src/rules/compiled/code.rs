@@ -115,6 +115,21 @@ impl Call {
 }
 
 impl Expr {
+    /// Whether evaluating it may change a local (a `push`, a block): Rhai evaluates a call's
+    /// arguments before it reads a variable receiver, so such an argument must not be lowered.
+    pub fn changes_locals(&self) -> bool {
+        match self {
+            Expr::Push(..) | Expr::Block(_) => true,
+            Expr::Const(_) | Expr::Local(_) | Expr::Fact(_) | Expr::Bail => false,
+            Expr::Prop(e, _) | Expr::Not(e) | Expr::Neg(e) => e.changes_locals(),
+            Expr::And(list) | Expr::Or(list) | Expr::Call(_, list) | Expr::Array(list) => {
+                list.iter().any(Expr::changes_locals)
+            }
+            Expr::Binary(_, pair) => pair.0.changes_locals() || pair.1.changes_locals(),
+            Expr::Map(entries) => entries.iter().any(|(_, e)| e.changes_locals()),
+        }
+    }
+
     /// Nodes in this expression: a bound on the operations Rhai counts to run it.
     pub fn size(&self) -> usize {
         1 + match self {

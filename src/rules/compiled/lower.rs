@@ -11,28 +11,41 @@ use super::code::{Block, Call, Const, Expr, Stmt};
 use super::val::Op;
 use crate::rules::bindings::Bindings;
 
-/// What a rule's names mean: the fact groups of its scope and its set's constants.
+/// What a rule's names mean: its compile scope, the fact groups of its chain, and every
+/// group name of the grammars (a fact of such a name may stand in the scope at run time).
 pub struct Env<'e> {
     pub bindings: &'e Bindings,
     /// The groups of the rule's chain (`lot`, `facture`, `ligne`).
     pub facts: &'e [String],
-    /// The constants of the set's scope (parameters, `as_of`), when the compiled form can
-    /// hold their value.
-    pub constants: Vec<(String, Option<Const>)>,
+    /// Every group name of the grammar set.
+    pub groups: &'e [String],
+    /// The scope's entries in order: a constant's value when the compiled form can hold it
+    /// (parameters, `as_of`), `None` for a variable (`constats`, the facts).
+    pub entries: Vec<(String, Option<Const>)>,
 }
 
 impl<'e> Env<'e> {
     /// The names of `scope` (a rule's compile scope) for a rule of chain `facts`.
-    pub fn new(bindings: &'e Bindings, facts: &'e [String], scope: &Scope) -> Env<'e> {
-        let constants = scope
+    pub fn new(
+        bindings: &'e Bindings,
+        facts: &'e [String],
+        groups: &'e [String],
+        scope: &Scope,
+    ) -> Env<'e> {
+        let entries = scope
             .iter()
-            .filter(|(_, constant, _)| *constant)
-            .map(|(name, _, value)| (name.to_string(), constant(&value)))
+            .map(|(name, is_constant, value)| {
+                (
+                    name.to_string(),
+                    is_constant.then(|| constant(&value)).flatten(),
+                )
+            })
             .collect();
         Env {
             bindings,
             facts,
-            constants,
+            groups,
+            entries,
         }
     }
 }
@@ -80,8 +93,8 @@ fn constant(d: &Dynamic) -> Option<Const> {
 
 struct Lower<'e> {
     env: &'e Env<'e>,
-    /// The `let`s in force, by slot.
-    locals: Vec<ImmutableString>,
+    /// The `let`s (and `const`s: `true`) in force, by slot.
+    locals: Vec<(ImmutableString, bool)>,
 }
 
 impl Lower<'_> {
@@ -118,15 +131,16 @@ impl Lower<'_> {
                 let no = self.sub_block(&fc.branch);
                 Stmt::If(cond, yes, no)
             }
-            RStmt::Var(v, _, _) => {
+            RStmt::Var(v, flags, _) => {
                 let value = self.expr(&v.1);
-                self.locals.push(v.0.name.clone());
+                let constant = flags.contains(ASTFlags::CONSTANT);
+                self.locals.push((v.0.name.clone(), constant));
                 Stmt::Let(value)
             }
             // A loop without a counter: its operations are counted as it runs.
             RStmt::For(f, _) if f.1.is_none() => {
                 let list = self.expr(&f.2.expr);
-                self.locals.push(f.0.name.clone());
+                self.locals.push((f.0.name.clone(), false));
                 let body = self.sub_block(&f.2.body);
                 self.locals.pop();
                 Stmt::For(list, body)
@@ -166,16 +180,17 @@ impl Lower<'_> {
         }
     }
 
-    /// A name: a `let` (the latest), a fact of the chain, a constant of the set.
+    /// A name as Rhai finds it, the latest first: a `let`, then the scope's entries — a fact
+    /// of the chain, a constant of the set (unless a fact of that name could stand above it at
+    /// run time), a variable the compiled form does not hold.
     fn variable(&self, name: &str) -> Expr {
-        if let Some(slot) = self.locals.iter().rposition(|l| l == name) {
+        if let Some(slot) = self.locals.iter().rposition(|(l, _)| l == name) {
             return Expr::Local(slot);
         }
-        if self.env.facts.iter().any(|f| f == name) {
-            return Expr::Fact(name.into());
-        }
-        match self.env.constants.iter().rev().find(|(n, _)| n == name) {
-            Some((_, Some(c))) => Expr::Const(c.clone()),
+        let is = |list: &[String]| list.iter().any(|g| g == name);
+        match self.env.entries.iter().rev().find(|(n, _)| n == name) {
+            Some(_) if is(self.env.facts) => Expr::Fact(name.into()),
+            Some((_, Some(c))) if !is(self.env.groups) => Expr::Const(c.clone()),
             _ => Expr::Bail,
         }
     }
@@ -189,11 +204,20 @@ impl Lower<'_> {
             },
             RExpr::MethodCall(f, _) if f.namespace.is_empty() => {
                 let mut args = Vec::with_capacity(f.args.len() + 1);
-                if let (Expr::Local(slot), "push", [item]) = (&base, f.name.as_str(), &f.args[..]) {
-                    return Expr::Push(*slot, Box::new(self.expr(item)));
-                }
                 args.push(base);
                 args.extend(f.args.iter().map(|a| self.expr(a)));
+                if args.iter().skip(1).any(Expr::changes_locals) {
+                    return Expr::Bail;
+                }
+                if let ([Expr::Local(slot), item], "push") = (args.as_slice(), f.name.as_str()) {
+                    let constant = self.locals.get(*slot).is_none_or(|(_, c)| *c);
+                    return if constant {
+                        // Rhai refuses to change a constant.
+                        Expr::Bail
+                    } else {
+                        Expr::Push(*slot, Box::new(item.clone()))
+                    };
+                }
                 self.helper(&f.name, &f.args, args)
             }
             RExpr::Dot(bin, flags, _) if *flags == ASTFlags::NONE => {
@@ -210,6 +234,9 @@ impl Lower<'_> {
             return Expr::Bail;
         }
         let mut args: Vec<Expr> = f.args.iter().map(|a| self.expr(a)).collect();
+        if args.iter().any(Expr::changes_locals) {
+            return Expr::Bail;
+        }
         if f.op_token.is_some() {
             return match (f.name.as_str(), args.len()) {
                 ("!", 1) => Expr::Not(Box::new(args.remove(0))),

@@ -17,6 +17,7 @@ mod run;
 mod val;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use rhai::{Dynamic, Map, Scope, AST};
 
@@ -26,8 +27,9 @@ use crate::rules::engine::Limits;
 pub use val::Bail;
 use val::Val;
 
-/// Operations Rhai may count for one node of the tree, at most (a statement, an expression,
-/// a call: one each; a chain of properties: one per step).
+/// Operations Rhai may count for one node of the tree, with a margin: it counts at most about
+/// 4 (a statement or an operator 1, a call 2 and a method 4 besides their arguments, a property
+/// step 2).
 const OPERATIONS_PER_NODE: usize = 8;
 
 /// A rule in compiled form.
@@ -40,28 +42,29 @@ pub struct Compiled {
 
 impl Compiled {
     /// The compiled form of `ast`, a rule of the groups `facts` compiled against `scope`
-    /// (its set's compile scope); `None` when nothing of it is covered or it could come near
+    /// (its set's compile scope), `groups` every group name of the grammars; `None` when nothing of it is covered or it could come near
     /// `limits.max_operations`.
     pub fn new(
         ast: &AST,
         bindings: &Bindings,
-        facts: &[String],
+        (facts, groups): (&[String], &[String]),
         scope: &Scope,
         limits: &Limits,
     ) -> Option<Compiled> {
-        let env = lower::Env::new(bindings, facts, scope);
+        let env = lower::Env::new(bindings, facts, groups, scope);
         let block = lower::lower(ast, &env)?;
         let bound = operations(block.size());
         (bound <= limits.max_operations).then_some(Compiled { block, bound })
     }
 
     /// Runs the rule on the fact ending `chain`: its firings (details maps, as Rhai's value
-    /// gives them), or a bail.
+    /// gives them), or a bail (also when a loop outlasts `budget`).
     pub fn run(
         &self,
         chain: &[Arc<Node>],
         bindings: &Bindings,
         limits: &Limits,
+        budget: Duration,
     ) -> Result<Vec<Option<Map>>, Bail> {
         let mut frame = run::Frame {
             bindings,
@@ -69,6 +72,8 @@ impl Compiled {
             chain,
             locals: Vec::new(),
             spent: self.bound,
+            budget,
+            deadline: None,
         };
         let value = frame.run(&self.block)?;
         let mut firings = Vec::new();

@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use super::code::{Block, Call, Const, Expr, Stmt};
 use super::val::{apply, equal, Bail, Val};
@@ -22,7 +23,14 @@ pub struct Frame<'a> {
     /// The operations Rhai could have counted so far: the rule bails before it could pass
     /// its set's limit (each turn of a loop adds its body).
     pub spent: u64,
+    /// The time the rule may take; looked at by loops only (nothing else can last).
+    pub budget: Duration,
+    /// When the first loop must have ended, set when it starts.
+    pub deadline: Option<Instant>,
 }
+
+/// Turns of a loop between two looks at the clock.
+const TURNS_PER_CLOCK: usize = 256;
 
 /// How a walk stops early: a `return`, or a bail.
 pub enum Flow<'a> {
@@ -85,9 +93,16 @@ impl<'a> Frame<'a> {
             _ => return Err(Flow::Bail),
         };
         let turn = super::operations(body.size() + 1);
-        for item in items {
+        let deadline = *self
+            .deadline
+            .get_or_insert_with(|| Instant::now() + self.budget);
+        for (n, item) in items.into_iter().enumerate() {
             self.spent = self.spent.saturating_add(turn);
             if self.spent > self.limits.max_operations {
+                return Err(Flow::Bail);
+            }
+            // Out of time: Rhai runs the rule again on a clock of its own, and decides.
+            if n % TURNS_PER_CLOCK == TURNS_PER_CLOCK - 1 && Instant::now() > deadline {
                 return Err(Flow::Bail);
             }
             self.locals.push(item);
@@ -137,61 +152,65 @@ impl<'a> Frame<'a> {
                 apply(*op, a, b, self.limits.max_string_size)?
             }
             Expr::Call(call, args) => {
-                let mut values = Vec::with_capacity(args.len());
-                for a in args {
-                    values.push(self.expr(a)?);
+                // Helpers take at most 3 arguments (`Call::named`): no list is allocated.
+                let mut values = [Val::Unit, Val::Unit, Val::Unit];
+                if args.len() > values.len() {
+                    return Err(Flow::Bail);
+                }
+                for (slot, a) in values.iter_mut().zip(args) {
+                    *slot = self.expr(a)?;
                 }
                 self.fits(self.call(*call, values)?)?
             }
             Expr::Push(slot, item) => {
                 let item = self.expr(item)?;
-                let max = self.limits.max_array_size;
                 match self.locals.get_mut(*slot) {
-                    Some(Val::Array(list)) if list.len() < max => list.push(item),
+                    Some(Val::Array(list)) => list.push(item),
                     _ => return Err(Flow::Bail),
+                }
+                // The whole list is held against the limits after a push, as Rhai does.
+                if self
+                    .locals
+                    .get(*slot)
+                    .is_none_or(|list| self.too_large(list))
+                {
+                    return Err(Flow::Bail);
                 }
                 Val::Unit
             }
             Expr::Array(items) => {
-                if items.len() > self.limits.max_array_size {
-                    return Err(Flow::Bail);
-                }
                 let mut list = Vec::with_capacity(items.len());
                 for i in items {
                     list.push(self.expr(i)?);
                 }
-                Val::Array(list)
+                self.fits(Val::Array(list))?
             }
             Expr::Map(entries) => {
-                if entries.len() > self.limits.max_map_size {
-                    return Err(Flow::Bail);
-                }
                 let mut map = Vec::with_capacity(entries.len());
                 for (k, v) in entries {
                     map.push((k.as_str(), self.expr(v)?));
                 }
-                Val::Map(map)
+                self.fits(Val::Map(map))?
             }
             Expr::Block(b) => self.block(b)?,
             Expr::Bail => return Err(Flow::Bail),
         })
     }
 
-    /// `v`, unless it is a text or a list larger than the set's limits allow (Rhai would
-    /// stop the rule: it decides).
+    /// `v`, unless its lists, maps or texts, nested ones counted, pass the set's limits
+    /// (Rhai would stop the rule: it decides).
     fn fits(&self, v: Val<'a>) -> Result<Val<'a>, Bail> {
-        let fits = match &v {
-            Val::Str(s) => s.len() <= self.limits.max_string_size,
-            Val::Facts(list) => list.len() <= self.limits.max_array_size,
-            Val::Linked(list) => list.len() <= self.limits.max_array_size,
-            Val::Array(list) => list.len() <= self.limits.max_array_size,
-            _ => true,
-        };
-        if fits {
-            Ok(v)
-        } else {
-            Err(Bail)
+        if self.too_large(&v) {
+            return Err(Bail);
         }
+        Ok(v)
+    }
+
+    /// Whether `v`'s totals pass a limit of the set.
+    fn too_large(&self, v: &Val) -> bool {
+        let (arrays, maps, strings) = v.sizes();
+        let l = self.limits;
+        arrays > l.max_array_size || maps > l.max_map_size || strings > l.max_string_size
     }
 
     /// Property `id` of `base`, as the interpreter's getter reads it.
@@ -216,7 +235,7 @@ impl<'a> Frame<'a> {
         })
     }
 
-    fn call(&self, call: Call, args: Vec<Val<'a>>) -> Result<Val<'a>, Bail> {
+    fn call(&self, call: Call, args: [Val<'a>; 3]) -> Result<Val<'a>, Bail> {
         let mut args = args.into_iter();
         let mut next = || args.next().ok_or(Bail);
         Ok(match call {

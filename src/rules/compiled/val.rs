@@ -73,6 +73,27 @@ impl Val<'_> {
         }
     }
 
+    /// The items of lists, the entries of maps and the bytes of texts in this value, nested
+    /// ones included: the totals Rhai holds against a set's limits.
+    pub fn sizes(&self) -> (usize, usize, usize) {
+        let nested = |v: &Val, (a, m, s): (usize, usize, usize)| {
+            let (na, nm, ns) = v.sizes();
+            (a + na, m + nm, s + ns)
+        };
+        match self {
+            Val::Str(s) => (0, 0, s.len()),
+            Val::Facts(list) => (list.len(), 0, 0),
+            Val::Linked(list) => (list.len(), 0, 0),
+            Val::Array(items) => items
+                .iter()
+                .fold((0, 0, 0), |(a, m, s), v| nested(v, (a + 1, m, s))),
+            Val::Map(entries) => entries
+                .iter()
+                .fold((0, 0, 0), |(a, m, s), (_, v)| nested(v, (a, m + 1, s))),
+            _ => (0, 0, 0),
+        }
+    }
+
     /// The boolean a condition or `!`, `&&`, `||` needs.
     pub fn truth(&self) -> Result<bool, Bail> {
         match self {
