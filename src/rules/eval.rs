@@ -40,15 +40,13 @@ struct Runner {
     engine: Engine,
     /// Function-resolution caches kept from one evaluation to the next (see [`run_script`]).
     caches: Caches,
-    /// Time a rule may take on one fact.
-    budget: std::time::Duration,
     /// Parameters and `as_of` as constants; fact variables are pushed above and rewound.
     scope: Scope<'static>,
     /// Compiled script per rule (`None` when it did not compile: reported once).
     asts: Vec<Option<AST>>,
     /// The compiled form per rule, tried first (`None`: Rhai alone).
     compiled: Vec<Option<Compiled>>,
-    /// The set's limits.
+    /// The set's limits (capped), its time budget among them.
     limits: Limits,
     /// What property ids mean.
     bindings: Arc<Bindings>,
@@ -67,7 +65,6 @@ impl Runner {
         Runner {
             engine,
             caches: Caches::new(),
-            budget: set.limits.capped().budget(),
             scope,
             asts,
             compiled: Vec::new(),
@@ -96,7 +93,8 @@ impl Runner {
     fn run_rule(&mut self, ri: usize, chain: &[Arc<Node>], base: usize) -> Option<Evaluated> {
         if let Some(Some(compiled)) = self.compiled.get(ri) {
             // A panic (a helper's bug) is a bail too: the interpreter then contains it.
-            let run = contain(|| compiled.run(chain, &self.bindings, &self.limits, self.budget));
+            let run =
+                contain(|| compiled.run(chain, &self.bindings, &self.limits, self.limits.budget()));
             if let Ok(Ok(firings)) = run {
                 return Some(Ok(Some(firings)));
             }
@@ -105,13 +103,13 @@ impl Runner {
         let Runner {
             engine,
             caches,
-            budget,
+            limits,
             scope,
             asts,
             ..
         } = self;
         let ast = asts.get(ri)?.as_ref()?;
-        let value = run_script(engine, *budget, caches, scope, ast, fact_len);
+        let value = run_script(engine, limits.budget(), caches, scope, ast, fact_len);
         Some(value.and_then(|v| match v {
             Some(v) => fired(v).map(Some).map_err(|m| Stop::new(m, Position::NONE)),
             None => Ok(None),
@@ -129,7 +127,7 @@ impl Runner {
         let fact_len = self.facts_in_scope(chain, base);
         let value = run_script(
             &self.engine,
-            self.budget,
+            self.limits.budget(),
             &mut self.caches,
             &mut self.scope,
             key,
@@ -186,7 +184,7 @@ impl ScriptRunner {
         }
         let value = run_script(
             &r.engine,
-            r.budget,
+            r.limits.budget(),
             &mut r.caches,
             &mut r.scope,
             ast,
@@ -274,7 +272,8 @@ impl Evaluator {
         let group_names: Vec<String> = grammars.groups().map(|(_, g)| g.name.clone()).collect();
         for (si, set) in sets.iter().enumerate() {
             // Each set runs under its own limits.
-            let engine = engine::build(bindings, &set.limits.capped());
+            let limits = set.limits.capped();
+            let engine = engine::build(bindings, &limits);
             let scope = compile_scope(set, &[], as_of);
             let scope_len = scope.len();
             let scopes_of = |group: &str| -> Vec<usize> {
@@ -291,7 +290,6 @@ impl Evaluator {
                 let cscope = compile_scope(set, &chain, as_of);
                 match engine.compile_with_scope(&cscope, &rule.source) {
                     Ok(ast) => {
-                        let limits = set.limits.capped();
                         let names = (chain.as_slice(), group_names.as_slice());
                         fast.push(Compiled::new(&ast, bindings, names, &cscope, &limits));
                         asts.push(Some(ast));
@@ -359,7 +357,7 @@ impl Evaluator {
         self
     }
 
-    /// Whether each rule of each set runs in compiled form (`rules check`, tests).
+    /// Whether each rule of each set runs in compiled form (tests; a later `rules check`).
     pub fn compiled_rules(&self) -> Vec<(Arc<str>, bool)> {
         self.sets
             .iter()
