@@ -10,6 +10,9 @@
 //! 4. the held units and the gathered facts are evaluated last, when every link is known.
 
 use std::collections::{BTreeMap, HashMap};
+
+/// The index of a link: fast hashing, seeded per run.
+type Index = foldhash::HashMap<String, Vec<Arc<Node>>>;
 use std::sync::Arc;
 
 use super::keys::KeySpace;
@@ -37,7 +40,7 @@ pub struct Joiner<'g> {
     /// `from` group and key share it).
     claim_space: Vec<usize>,
     /// Per link, the indexed nodes by key.
-    index: Vec<HashMap<String, Vec<Arc<Node>>>>,
+    index: Vec<Index>,
     claims: KeyTracker,
     held: Vec<Unit>,
 }
@@ -118,7 +121,7 @@ impl<'g> Joiner<'g> {
             set,
             roles,
             claim_space,
-            index: vec![HashMap::new(); set.links.len()],
+            index: vec![Index::default(); set.links.len()],
             claims: KeyTracker::default(),
             held: Vec::new(),
         }

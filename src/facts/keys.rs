@@ -1,6 +1,6 @@
 //! Duplicate keys over a whole run (`FAC-DBL`): how many times each key was seen, in file order.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use std::borrow::Cow;
 

@@ -61,7 +61,7 @@ impl<R: BufRead> LineReader<R> {
             if available.is_empty() {
                 break;
             }
-            let (take, end) = match available.iter().position(|&b| b == b'\n') {
+            let (take, end) = match memchr::memchr(b'\n', available) {
                 Some(i) => (i + 1, true),
                 None => (available.len(), false),
             };

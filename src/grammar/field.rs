@@ -1,6 +1,8 @@
 //! Field types shared by every grammar, and their nom decoders: the bytes of one zone or column
 //! in, a typed [`Value`] or what was expected out.
 
+use std::borrow::Cow;
+
 use chrono::NaiveDate;
 use nom::bytes::complete::{tag, take, take_while, take_while1, take_while_m_n};
 use nom::combinator::{all_consuming, opt};
@@ -91,13 +93,21 @@ fn explicit_amount(input: &[u8], separator: u8, decimals: u32) -> Option<i64> {
         .checked_add(number(frac).checked_mul(scale)?)
 }
 
-/// Text of a zone, from ISO-8859-1 (each byte is the code point) or UTF-8.
-pub fn text(bytes: &[u8], latin1: bool) -> String {
-    if latin1 {
-        bytes.iter().map(|&b| b as char).collect()
-    } else {
-        String::from_utf8_lossy(bytes).into_owned()
+/// Text of a zone, from ISO-8859-1 (each byte is the code point) or UTF-8; borrowed when the
+/// bytes already are that text (ASCII, or valid UTF-8), as identifiers and codes are.
+pub fn text(bytes: &[u8], latin1: bool) -> Cow<'_, str> {
+    if latin1 && !bytes.is_ascii() {
+        return Cow::Owned(bytes.iter().map(|&b| char::from(b)).collect());
     }
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
+}
+
+/// A text value of a zone.
+fn text_value(bytes: &[u8], latin1: bool) -> Value {
+    Value::Text(Box::from(text(bytes, latin1)))
 }
 
 fn is_blank(bytes: &[u8]) -> bool {
@@ -145,7 +155,7 @@ pub fn decode(
                     expected: "texte UTF-8".into(),
                 })
             } else {
-                Ok(Value::Text(text(trimmed, latin1).into()))
+                Ok(text_value(trimmed, latin1))
             }
         }
         FieldType::Digits | FieldType::Integer | FieldType::Amount { .. } | FieldType::Hex
@@ -161,7 +171,7 @@ pub fn decode(
             let n = width.unwrap_or(raw.len());
             let ok: IResult<&[u8], &[u8]> = all_consuming(digits(n)).parse(raw);
             match ok {
-                Ok(_) if matches!(ty, FieldType::Digits) => Ok(Value::Text(text(raw, true).into())),
+                Ok(_) if matches!(ty, FieldType::Digits) => Ok(text_value(raw, true)),
                 Ok(_) if raw.len() <= 18 => Ok(Value::Int(number(raw))),
                 _ => Err(fault()),
             }
@@ -185,8 +195,7 @@ pub fn decode(
             let n = width.unwrap_or(raw.len());
             let ok: IResult<&[u8], &[u8]> =
                 all_consuming(take_while_m_n(n, n, |c: u8| c.is_ascii_hexdigit())).parse(raw);
-            ok.map(|_| Value::Text(text(raw, true).into()))
-                .map_err(|_| fault())
+            ok.map(|_| text_value(raw, true)).map_err(|_| fault())
         }
         FieldType::Date(p) => {
             let zeros: IResult<&[u8], &[u8]> =
@@ -202,9 +211,9 @@ pub fn decode(
         }
         FieldType::Bool { yes, no } => {
             let s = text(trimmed, latin1);
-            if yes.contains(&s) {
+            if yes.iter().any(|y| *y == s) {
                 Ok(Value::Bool(true))
-            } else if no.contains(&s) {
+            } else if no.iter().any(|n| *n == s) {
                 Ok(Value::Bool(false))
             } else if s.is_empty() && optional {
                 Ok(Value::Absent)
@@ -214,8 +223,8 @@ pub fn decode(
         }
         FieldType::Enum(values) => {
             let s = text(trimmed, latin1);
-            if values.contains(&s) {
-                Ok(Value::Text(s.into()))
+            if values.iter().any(|v| *v == s) {
+                Ok(Value::Text(Box::from(s)))
             } else if s.is_empty() && optional {
                 Ok(Value::Absent)
             } else {
