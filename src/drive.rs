@@ -10,14 +10,14 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::sync_channel;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, PoisonError};
 
 use chrono::NaiveDate;
 
 pub use crate::facts::read::Origin;
 pub use crate::facts::read::Records;
-use crate::facts::read::{assemble_records, detect};
+use crate::facts::read::{assemble_records, decode_file, detect, FileAssembly, Step};
 use crate::facts::{read_file, Joiner, KeyTracker};
 use crate::model::{sort_for_report, ErrorCode, Grammar, GrammarSet, Outcome, Unit};
 use crate::rules::bindings::Bindings;
@@ -99,14 +99,29 @@ struct Feeder<'a> {
 }
 
 impl Feeder<'_> {
-    fn read(&mut self, input: Input, grammar: Arc<Grammar>, send: &mut dyn FnMut(Unit)) {
+    fn read(
+        &mut self,
+        input: Input,
+        grammar: Arc<Grammar>,
+        ahead: &mut Ahead,
+        send: &mut dyn FnMut(Unit),
+    ) {
         let mut units = 0u64;
         let mut count = |u: Unit| {
             units += 1;
             send(u);
         };
         let r = match input {
-            Input::File(path) => read_file(&path, grammar, &mut self.keys, self.bytes, &mut count),
+            Input::File(origin) => match ahead.next_file() {
+                None => read_file(&origin, grammar, &mut self.keys, self.bytes, &mut count),
+                Some(decoded) => {
+                    let mut file = FileAssembly::new(grammar, origin.name(), &mut self.keys);
+                    for step in decoded {
+                        file.take(step, &mut count);
+                    }
+                    file.finish(&mut count)
+                }
+            },
             Input::Records(r) => assemble_records(r, &mut self.keys, &mut count),
         };
         self.units += units;
@@ -136,14 +151,53 @@ impl Feeder<'_> {
                 Err(e) => self.errors.push(*e),
             }
         }
-        for (input, g) in held {
-            self.read(input, g, &mut |u| joiner.hold(u));
+        let held_count = held.len();
+        let order: Vec<(Input, Arc<Grammar>)> = held.into_iter().chain(streamed).collect();
+        let files: Vec<(Origin, Arc<Grammar>)> = order
+            .iter()
+            .filter_map(|(input, g)| match input {
+                Input::File(origin) => Some((origin.clone(), Arc::clone(g))),
+                Input::Records(_) => None,
+            })
+            .collect();
+        let lanes = self.opts.jobs.min(MAX_READERS).min(files.len());
+        if lanes < 2 {
+            return self.feed_in_order(order, held_count, &mut Ahead::none(), joiner, send);
+        }
+        let bytes = self.bytes;
+        std::thread::scope(|scope| {
+            // The receivers live in this scope: should the assembly panic, unwinding drops
+            // them, and the readers, their sends refused, stop before the scope waits.
+            let mut ahead = Ahead::none();
+            for lane in 0..lanes {
+                let (tx, rx) = sync_channel::<Decoded>(AHEAD);
+                ahead.lanes.push(rx);
+                let files = &files;
+                scope.spawn(move || decode_ahead(files, (lane, lanes), bytes, &tx));
+            }
+            self.feed_in_order(order, held_count, &mut ahead, joiner, send);
+        });
+    }
+
+    /// Reads `order` (the held inputs, then the streamed ones) in that order: held units are
+    /// kept and indexed, streamed ones linked as they go by, then the held units follow.
+    fn feed_in_order(
+        &mut self,
+        order: Vec<(Input, Arc<Grammar>)>,
+        held_count: usize,
+        ahead: &mut Ahead,
+        joiner: &mut Joiner,
+        send: &mut dyn FnMut(Unit),
+    ) {
+        let mut order = order.into_iter();
+        for (input, g) in order.by_ref().take(held_count) {
+            self.read(input, g, ahead, &mut |u| joiner.hold(u));
         }
         joiner.seal();
-        for (input, g) in streamed {
+        for (input, g) in order {
             let keep = self.opts.keep.contains(&g.name);
             let mut kept = Vec::new();
-            self.read(input, g, &mut |u| {
+            self.read(input, g, ahead, &mut |u| {
                 joiner.link(&u);
                 if keep {
                     kept.push(u.clone());
@@ -155,6 +209,88 @@ impl Feeder<'_> {
         for u in joiner.held() {
             send(u.clone());
         }
+    }
+}
+
+/// Files decoded at most at once, ahead of their assembly.
+const MAX_READERS: usize = 4;
+
+/// Batches of decoded lines a reader may hand on ahead of the assembly.
+const AHEAD: usize = 8;
+
+/// Decoded lines per batch.
+const STEPS: usize = 256;
+
+/// What a reader thread hands on, file after file: a file's steps in batches, then its end.
+enum Decoded {
+    Steps(Vec<Step>),
+    End,
+}
+
+/// Decodes every `lanes`-th file of `files` from the `lane`-th, and hands each on in order.
+fn decode_ahead(
+    files: &[(Origin, Arc<Grammar>)],
+    (lane, lanes): (usize, usize),
+    bytes: &AtomicU64,
+    tx: &SyncSender<Decoded>,
+) {
+    for (origin, grammar) in files.iter().skip(lane).step_by(lanes) {
+        let mut batch = Vec::with_capacity(STEPS);
+        let mut gone = false;
+        decode_file(origin, grammar, bytes, &mut |step| {
+            batch.push(step);
+            if batch.len() == STEPS && !gone {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(STEPS));
+                gone = tx.send(Decoded::Steps(full)).is_err();
+            }
+        });
+        // The assembly has stopped: nothing more to hand on.
+        if gone || tx.send(Decoded::Steps(batch)).is_err() || tx.send(Decoded::End).is_err() {
+            return;
+        }
+    }
+}
+
+/// Where the file inputs' decoded lines come from: decoded on the spot (`lanes` empty), or
+/// ahead by reader threads, the `i`-th file by lane `i % lanes`.
+struct Ahead {
+    lanes: Vec<Receiver<Decoded>>,
+    files: usize,
+}
+
+impl Ahead {
+    fn none() -> Ahead {
+        Ahead {
+            lanes: Vec::new(),
+            files: 0,
+        }
+    }
+
+    /// The steps of the next file input, decoded ahead; `None` when files are decoded on the
+    /// spot. A reader that stopped short ends its file with an error.
+    fn next_file(&mut self) -> Option<impl Iterator<Item = Step> + '_> {
+        let lane = self.lanes.get(self.files % self.lanes.len().max(1))?;
+        self.files += 1;
+        let mut ended = false;
+        Some(
+            std::iter::from_fn(move || {
+                if ended {
+                    return None;
+                }
+                match lane.recv() {
+                    Ok(Decoded::Steps(steps)) => Some(steps),
+                    Ok(Decoded::End) => {
+                        ended = true;
+                        None
+                    }
+                    Err(_) => {
+                        ended = true;
+                        Some(vec![Step::Error(lost_reader())])
+                    }
+                }
+            })
+            .flatten(),
+        )
     }
 }
 
@@ -262,7 +398,7 @@ pub fn run(
                     s.spawn(move || {
                         let mut ev = evaluator();
                         let mut outcomes = Vec::new();
-                        loop {
+                                        loop {
                             // A poisoned lock only means another worker died holding it: the
                             // receiver itself is sound.
                             let next = rx.lock().unwrap_or_else(PoisonError::into_inner).recv();
@@ -271,7 +407,7 @@ pub fn run(
                                 for unit in &batch {
                                     ev.evaluate(unit, &mut outcomes);
                                 }
-                            }
+                                            }
                         }
                         (outcomes, ev.map(|e| e.failures()).unwrap_or_default())
                     })
@@ -324,6 +460,19 @@ pub fn files(paths: &[impl AsRef<Path>]) -> Vec<Input> {
         .iter()
         .map(|p| Input::File(Origin::Path(p.as_ref().to_path_buf())))
         .collect()
+}
+
+/// The error of a file whose reader thread stopped before its end (its lines after are lost).
+fn lost_reader() -> Outcome {
+    Outcome::error(
+        ErrorCode::Internal,
+        &Arc::from("vigie"),
+        None,
+        None,
+        None,
+        "erreur interne de vigie : la lecture d'un fichier s'est arrêtée avant sa fin (à signaler)"
+            .into(),
+    )
 }
 
 /// The outcome saying that a worker thread died and its outcomes were lost.

@@ -180,70 +180,56 @@ pub fn detect(
         .map_err(|msg| fail(msg, Some(1)))
 }
 
-/// Reads `origin` as `grammar` and hands every unit to `emit`, in file order. `bytes` is
-/// advanced as the file is read (progress).
-pub fn read_file(
+/// One step of a file's reading, as the decoder hands it to the assembler.
+#[derive(Debug)]
+pub enum Step {
+    /// The file could not be opened or its first line read: its one error; nothing follows.
+    Unopened(Outcome),
+    /// A decoded line and its number.
+    Line(Decoded, u32),
+    /// An error of the file that is no record's (a CSV header not the format's, a read cut
+    /// short).
+    Error(Outcome),
+}
+
+/// Decodes `origin` as `grammar` line after line and hands each step to `each`, in file order;
+/// `bytes` is advanced as the file is read (progress). Decoding needs nothing of the other
+/// files, so that files may be decoded side by side and assembled in order after.
+pub fn decode_file(
     origin: &Origin,
-    grammar: Arc<Grammar>,
-    keys: &mut KeyTracker,
+    grammar: &Grammar,
     bytes: &AtomicU64,
-    emit: &mut impl FnMut(Unit),
-) -> FileRead {
+    each: &mut impl FnMut(Step),
+) {
     let file = origin.name();
+    let error = |msg: String, line: Option<u32>| {
+        Outcome::error(ErrorCode::Parse, &file, line, None, None, msg)
+    };
     let (mut reader, first, first_length) = match open_first_line(origin) {
         Ok(r) => r,
-        Err(msg) => {
-            return FileRead {
-                errors: vec![Outcome::error(
-                    ErrorCode::Parse,
-                    &file,
-                    None,
-                    None,
-                    None,
-                    msg,
-                )],
-                readable: false,
-            }
-        }
+        Err(msg) => return each(Step::Unopened(error(msg, None))),
     };
-    reader.set_max(max_line(&grammar));
-    let mut out = FileRead::default();
-    let mut asm = Assembler::new(Arc::clone(&grammar), Arc::clone(&file), keys);
-    let mut last_bytes = 0u64;
+    reader.set_max(max_line(grammar));
     let header = matches!(grammar.layout, Layout::Delimited { header: true, .. });
-    let mut handle_line =
-        |line: &[u8], no: u32, length: usize, asm: &mut Assembler, out: &mut FileRead| {
-            if header && no == 1 {
-                if !signature_matches(&grammar, line) {
-                    asm.errors.push(Outcome::error(
-                        ErrorCode::Parse,
-                        &file,
-                        Some(1),
-                        None,
-                        None,
-                        format!("en-tête attendu : {}", grammar.header.join(";")),
-                    ));
-                }
-                return;
-            }
-            let d = decode_line(&grammar, line, no, length);
-            out.readable |= d.record.is_some();
-            asm.push(d, no, emit);
-        };
-    handle_line(&first, 1, first_length, &mut asm, &mut out);
+    let step = |line: &[u8], no: u32, length: usize| {
+        if header && no == 1 {
+            let expected = format!("en-tête attendu : {}", grammar.header.join(";"));
+            return (!signature_matches(grammar, line))
+                .then(|| Step::Error(error(expected, Some(1))));
+        }
+        Some(Step::Line(decode_line(grammar, line, no, length), no))
+    };
+    each_step(step(&first, 1, first_length), each);
+    let mut last_bytes = 0u64;
     loop {
         match reader.next_line() {
-            Ok(Some((line, no, length))) => handle_line(line, no, length, &mut asm, &mut out),
+            Ok(Some((line, no, length))) => each_step(step(line, no, length), each),
             Ok(None) => break,
             Err(e) => {
-                asm.errors.push(Outcome::error(
-                    ErrorCode::Parse,
-                    &file,
-                    None,
-                    None,
-                    None,
+                each(Step::Error(error(
                     format!("lecture interrompue : {e}"),
-                ));
+                    None,
+                )));
                 break;
             }
         }
@@ -253,21 +239,92 @@ pub fn read_file(
         }
     }
     bytes.fetch_add(reader.bytes - last_bytes, Ordering::Relaxed);
-    out.errors = asm.finish(emit);
-    if !out.readable {
-        // Not one record of the format: the file is not of it at all (random bytes named
-        // `*.b2`), one error rather than one per line.
-        out.errors = vec![Outcome::error(
-            ErrorCode::Parse,
-            &file,
-            Some(1),
-            None,
-            None,
-            format!(
-                "aucun enregistrement lisible au format {} ({}) : ce fichier n'est pas de ce format",
-                grammar.name, grammar.title
-            ),
-        )];
+}
+
+fn each_step(step: Option<Step>, each: &mut impl FnMut(Step)) {
+    if let Some(step) = step {
+        each(step);
     }
-    out
+}
+
+/// Assembles one file from its steps, in file order: units go to `emit` as they close.
+pub struct FileAssembly<'t> {
+    asm: Assembler<'t>,
+    unopened: Option<Outcome>,
+    readable: bool,
+    grammar: Arc<Grammar>,
+    file: Arc<str>,
+}
+
+impl<'t> FileAssembly<'t> {
+    /// The assembly of file `file` read as `grammar`; `keys` counts duplicate keys over the
+    /// run, so files must be assembled in the run's order.
+    pub fn new(grammar: Arc<Grammar>, file: Arc<str>, keys: &'t mut KeyTracker) -> Self {
+        FileAssembly {
+            asm: Assembler::new(Arc::clone(&grammar), Arc::clone(&file), keys),
+            unopened: None,
+            readable: false,
+            grammar,
+            file,
+        }
+    }
+
+    /// Takes the next step of the file.
+    pub fn take(&mut self, step: Step, emit: &mut impl FnMut(Unit)) {
+        match step {
+            Step::Unopened(e) => self.unopened = Some(e),
+            Step::Error(e) => self.asm.errors.push(e),
+            Step::Line(d, no) => {
+                self.readable |= d.record.is_some();
+                self.asm.push(d, no, emit);
+            }
+        }
+    }
+
+    /// Closes what is still open at the end of the file.
+    pub fn finish(self, emit: &mut impl FnMut(Unit)) -> FileRead {
+        if let Some(e) = self.unopened {
+            return FileRead {
+                errors: vec![e],
+                readable: false,
+            };
+        }
+        let mut errors = self.asm.finish(emit);
+        if !self.readable {
+            // Not one record of the format: the file is not of it at all (random bytes named
+            // `*.b2`), one error rather than one per line.
+            let g = &self.grammar;
+            errors = vec![Outcome::error(
+                ErrorCode::Parse,
+                &self.file,
+                Some(1),
+                None,
+                None,
+                format!(
+                    "aucun enregistrement lisible au format {} ({}) : ce fichier n'est pas de ce format",
+                    g.name, g.title
+                ),
+            )];
+        }
+        FileRead {
+            errors,
+            readable: self.readable,
+        }
+    }
+}
+
+/// Reads `origin` as `grammar` and hands every unit to `emit`, in file order. `bytes` is
+/// advanced as the file is read (progress).
+pub fn read_file(
+    origin: &Origin,
+    grammar: Arc<Grammar>,
+    keys: &mut KeyTracker,
+    bytes: &AtomicU64,
+    emit: &mut impl FnMut(Unit),
+) -> FileRead {
+    let mut assembly = FileAssembly::new(Arc::clone(&grammar), origin.name(), keys);
+    decode_file(origin, &grammar, bytes, &mut |step| {
+        assembly.take(step, emit)
+    });
+    assembly.finish(emit)
 }
