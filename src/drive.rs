@@ -2,11 +2,12 @@
 //! analyze` and for rule cases (and, later, the store's reconcile).
 //!
 //! Every input is recognised first; the inputs a join holds (PJ index, NOEMIE returns, CAS)
-//! are read and indexed, then one reader streams the others in the order given (decode +
-//! assemble + link, sequential because duplicates are counted in input order) to workers that
-//! evaluate units in parallel, each with its own engine; the held units and gathered facts come
-//! last. A bounded channel keeps memory flat. An input is a file, or records built by a rule
-//! case: both go through the same assembler and joins.
+//! are read and indexed, then the others are streamed in the order given: with several jobs,
+//! reader threads decode files ahead, side by side, and one thread assembles and links them in
+//! that order (duplicates are counted in input order); workers evaluate units in parallel,
+//! each with its own engine; the held units and gathered facts come last. Bounded channels
+//! keep memory flat, and outcomes may leave memory as they grow (`Options::spill`). An input
+//! is a file, or records built by a rule case: both go through the same assembler and joins.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -58,6 +59,32 @@ pub struct Options {
     /// Grammars whose streamed units are kept in [`Analysis::kept`] (the directory of PS that
     /// letters are addressed from).
     pub keep: Vec<String>,
+    /// Takes outcomes out of memory as they grow (sorted runs on disk, merged by the report):
+    /// [`Analysis::outcomes`] then holds only those not spilled.
+    pub spill: Option<Spill>,
+    /// Outcomes a worker holds before it spills them [default: 32 768, about 30 MB].
+    pub spill_at: Option<usize>,
+}
+
+/// Takes a worker's outcomes out of memory, or gives them back, whole, when it cannot (they
+/// then stay in memory: nothing is lost).
+pub type Spill = Arc<dyn Fn(Vec<Outcome>) -> Result<(), Vec<Outcome>> + Send + Sync>;
+
+/// Outcomes a worker holds before it spills them, when the analysis spills (about 30 MB).
+const SPILL_AT: usize = 32_768;
+
+/// Spills `outcomes` once they are `at` or more; a spill that failed is not tried again by this
+/// worker.
+fn spill_if_many(spill: &mut Option<Spill>, at: usize, outcomes: &mut Vec<Outcome>) {
+    if outcomes.len() < at.max(1) {
+        return;
+    }
+    if let Some(to_disk) = spill {
+        if let Err(back) = to_disk(std::mem::take(outcomes)) {
+            *outcomes = back;
+            *spill = None;
+        }
+    }
 }
 
 /// What an analysis found.
@@ -366,6 +393,7 @@ pub fn run(
     let as_of = opts
         .as_of
         .unwrap_or_else(|| chrono::Local::now().date_naive());
+    let spill_at = opts.spill_at.unwrap_or(SPILL_AT);
     let evaluator = || {
         (!opts.decode_only).then(|| {
             let mut ev = Evaluator::new(grammars, bindings, sets, as_of);
@@ -381,9 +409,11 @@ pub fn run(
     if opts.jobs <= 1 {
         let mut ev = evaluator();
         let mut outcomes = Vec::new();
+        let mut spill = opts.spill.clone();
         feeder.feed(inputs, &mut joiner, &mut |unit: Unit| {
             if let Some(ev) = ev.as_mut() {
                 ev.evaluate(&unit, &mut outcomes);
+                spill_if_many(&mut spill, spill_at, &mut outcomes);
             }
         });
         analysis.failures = ev.map(|e| e.failures()).unwrap_or_default();
@@ -398,7 +428,8 @@ pub fn run(
                     s.spawn(move || {
                         let mut ev = evaluator();
                         let mut outcomes = Vec::new();
-                                        loop {
+                        let mut spill = opts.spill.clone();
+                        loop {
                             // A poisoned lock only means another worker died holding it: the
                             // receiver itself is sound.
                             let next = rx.lock().unwrap_or_else(PoisonError::into_inner).recv();
@@ -407,7 +438,8 @@ pub fn run(
                                 for unit in &batch {
                                     ev.evaluate(unit, &mut outcomes);
                                 }
-                                            }
+                                spill_if_many(&mut spill, spill_at, &mut outcomes);
+                            }
                         }
                         (outcomes, ev.map(|e| e.failures()).unwrap_or_default())
                     })

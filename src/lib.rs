@@ -43,7 +43,7 @@ mod store;
 mod walk;
 
 pub use diag::{Fault, FaultKind, Faults};
-pub use drive::{files, Analysis, Input, Options};
+pub use drive::{files, Analysis, Input, Options, Spill};
 pub use grammar::doc::pages as format_pages;
 pub use rules::contain::panic_is_contained;
 pub use rules::eval::{Evaluator, Failure};

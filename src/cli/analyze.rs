@@ -1,9 +1,10 @@
 //! `vigie analyze`: decode files, run the rule sets, write the report.
 
-use std::io::IsTerminal;
+use std::borrow::Borrow;
+use std::io::{self, IsTerminal};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use chrono::NaiveDate;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -11,8 +12,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use super::out::to_stdout;
 use super::{Folders, EXIT_CANNOT_RUN, EXIT_FOUND, EXIT_USAGE};
 use vigie::model::{Kind, Outcome, Severity, SubjectOrder};
+use vigie::report::spill::Runs;
 use vigie::report::{self, Format};
-use vigie::{Input, Options};
+use vigie::{Input, Options, Spill};
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -61,11 +63,20 @@ pub struct ReportArgs {
 }
 
 impl ReportArgs {
-    /// Writes `outcomes` (in report order) where asked; the exit code when it failed.
     pub fn write(&self, outcomes: &[Outcome], order: &SubjectOrder) -> Result<(), ExitCode> {
+        self.write_each(outcomes.iter().map(Ok), order)
+    }
+
+    /// Writes outcomes as they come, in report order (the merged runs of an analysis).
+    pub fn write_each<O: Borrow<Outcome>>(
+        &self,
+        outcomes: impl Iterator<Item = io::Result<O>>,
+        order: &SubjectOrder,
+    ) -> Result<(), ExitCode> {
+        let format = self.format;
         match &self.output {
             Some(path) => {
-                report::write_atomically(path, |w| report::write(self.format, outcomes, order, w))
+                report::write_atomically(path, |w| report::write_each(format, outcomes, order, w))
                     .map_err(|e| {
                         say!(
                             "vigie: {} : écriture du rapport impossible : {e}",
@@ -74,30 +85,61 @@ impl ReportArgs {
                         ExitCode::from(EXIT_CANNOT_RUN)
                     })
             }
-            None => to_stdout(|w| report::write(self.format, outcomes, order, w)),
+            None => to_stdout(|w| report::write_each(format, outcomes, order, w)),
         }
     }
 
-    /// Exit code 3 when an outcome reaches `--fail-on`, else success.
     pub fn exit(&self, outcomes: &[Outcome]) -> ExitCode {
-        match self.fail_on {
-            Some(t) if outcomes.iter().any(|o| o.severity <= t) => ExitCode::from(EXIT_FOUND),
+        self.exit_on(&Tally::of(outcomes))
+    }
+
+    /// The exit code for outcomes counted by `tally`: `--fail-on` met or not.
+    pub fn exit_on(&self, tally: &Tally) -> ExitCode {
+        match (self.fail_on, tally.worst) {
+            (Some(t), Some(worst)) if worst <= t => ExitCode::from(EXIT_FOUND),
             _ => ExitCode::SUCCESS,
         }
     }
 }
 
-/// Says on stderr what an analysis found, by kind.
-pub fn say_counts(analysis: &vigie::Analysis) {
-    let count = |k: Kind| analysis.outcomes.iter().filter(|o| o.kind == k).count();
-    say!(
-        "vigie: {} fichier(s), {} anomalie(s), {} consigne(s), {} conflit(s), {} erreur(s) de lecture ou de règle",
-        analysis.inputs,
-        count(Kind::Anomaly),
-        count(Kind::Guidance),
-        count(Kind::Conflict),
-        count(Kind::Error),
-    );
+/// Outcomes counted as the report is written: by kind, and the most serious severity.
+#[derive(Debug, Default)]
+pub struct Tally {
+    anomalies: usize,
+    guidance: usize,
+    conflicts: usize,
+    errors: usize,
+    worst: Option<Severity>,
+}
+
+impl Tally {
+    pub fn of(outcomes: &[Outcome]) -> Tally {
+        let mut t = Tally::default();
+        outcomes.iter().for_each(|o| t.add(o));
+        t
+    }
+
+    pub fn add(&mut self, o: &Outcome) {
+        match o.kind {
+            Kind::Anomaly => self.anomalies += 1,
+            Kind::Guidance => self.guidance += 1,
+            Kind::Conflict => self.conflicts += 1,
+            Kind::Error => self.errors += 1,
+        }
+        self.worst = Some(self.worst.map_or(o.severity, |w| w.min(o.severity)));
+    }
+
+    /// Tells the counts on the error output.
+    pub fn say(&self, inputs: usize) {
+        say!(
+            "vigie: {} fichier(s), {} anomalie(s), {} consigne(s), {} conflit(s), {} erreur(s) de lecture ou de règle",
+            inputs,
+            self.anomalies,
+            self.guidance,
+            self.conflicts,
+            self.errors,
+        );
+    }
 }
 
 pub fn parse_date(s: &str) -> Result<NaiveDate, String> {
@@ -182,26 +224,62 @@ pub fn run(a: Args) -> ExitCode {
     if a.jobs.is_some_and(|j| j > most) && !a.quiet {
         say!("vigie: --jobs ramené à {most} ({MAX_JOBS_PER_CORE} par cœur)");
     }
+    // Outcomes beyond what a worker holds go to sorted runs on disk, merged as the report is
+    // written: memory does not grow with the outcomes.
+    let runs = Arc::new(Runs::new(&grammars.subjects));
+    let spill_failed: Arc<Mutex<Option<io::Error>>> = Arc::default();
+    let spill: Spill = {
+        let (runs, failed) = (Arc::clone(&runs), Arc::clone(&spill_failed));
+        Arc::new(move |outcomes| {
+            runs.spill(outcomes).map_err(|(back, e)| {
+                if let Ok(mut first) = failed.lock() {
+                    first.get_or_insert(e);
+                }
+                back
+            })
+        })
+    };
     let opts = Options {
         jobs: a.jobs.unwrap_or(cores).clamp(1, most),
         as_of: a.as_of,
         forced,
         interpreted: a.interpreted,
         progress: Some(Arc::new(move |bytes| shown.set_position(bytes))),
+        spill: Some(spill),
         ..Options::default()
     };
     let inputs: Vec<Input> = vigie::files(&files);
     let mut analysis = setup.analyze(inputs, &opts);
+    drop(opts);
     analysis.add_errors(walk.errors, &grammars.subjects);
     bar.finish_and_clear();
-    if let Err(code) = a.report.write(&analysis.outcomes, &grammars.subjects) {
+    if let Some(e) = spill_failed.lock().ok().and_then(|mut f| f.take()) {
+        say!("vigie: tri sur disque impossible ({e}) : les résultats restent en mémoire, le rapport est entier");
+    }
+    let rest = std::mem::take(&mut analysis.outcomes);
+    let merged = match runs.merge(rest) {
+        Ok(m) => m,
+        Err(e) => {
+            return fail(
+                EXIT_CANNOT_RUN,
+                format!("relecture des résultats triés sur disque impossible : {e}"),
+            )
+        }
+    };
+    let mut tally = Tally::default();
+    let counted = merged.inspect(|o| {
+        if let Ok(o) = o {
+            tally.add(o);
+        }
+    });
+    if let Err(code) = a.report.write_each(counted, &grammars.subjects) {
         return code;
     }
     if !a.quiet {
-        say_counts(&analysis);
+        tally.say(analysis.inputs);
     }
     if analysis.readable_inputs == 0 {
         return fail(EXIT_CANNOT_RUN, "aucune entrée lisible".into());
     }
-    a.report.exit(&analysis.outcomes)
+    a.report.exit_on(&tally)
 }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use chrono::NaiveDate;
 
-use super::analyze::{parse_date, say_counts, ReportArgs};
+use super::analyze::{parse_date, ReportArgs, Tally};
 use super::store::{exit_of, StoreArgs};
 use super::{Folders, EXIT_CANNOT_RUN};
 use vigie::{Options, Role};
@@ -69,7 +69,7 @@ pub fn run(a: Args) -> ExitCode {
         return code;
     }
     if !a.quiet {
-        say_counts(&analysis);
+        Tally::of(&analysis.outcomes).say(analysis.inputs);
         let t = changes.total;
         say!(
             "vigie: depuis le dernier rapprochement : {} apparu(s), {} résolu(s), {} modifié(s)",

@@ -127,8 +127,31 @@ impl Serialize for Subject {
     }
 }
 
+impl<'de> Deserialize<'de> for Subject {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Subject, D::Error> {
+        struct Pairs;
+        impl<'de> serde::de::Visitor<'de> for Pairs {
+            type Value = Subject;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a subject: a map of keys to texts")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<Subject, A::Error> {
+                let mut pairs = Vec::new();
+                while let Some((k, v)) = m.next_entry::<String, String>()? {
+                    pairs.push((Arc::from(k), v));
+                }
+                Ok(Subject(pairs))
+            }
+        }
+        d.deserialize_map(Pairs)
+    }
+}
+
 /// Where an outcome comes from: a file, a physical line, and for errors a column and a field.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Source {
     /// The input file.
     pub file: Arc<str>,
@@ -143,8 +166,9 @@ pub struct Source {
     pub field: Option<String>,
 }
 
-/// One finding of the analysis.
-#[derive(Debug, Clone, Serialize)]
+/// One finding of the analysis. It reads back what it writes (`date` aside, which reports do
+/// not show).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Outcome {
     /// What it is.
     pub kind: Kind,
@@ -175,7 +199,7 @@ pub struct Outcome {
 }
 
 /// The kind-specific keys of an outcome, absent unless the rule gave them.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Details {
     #[serde(skip_serializing_if = "Option::is_none")]
     /// The NOEMIE motif a guidance answers.
@@ -230,7 +254,7 @@ impl Outcome {
 
     /// The report order of two outcomes about the same subject: code, then source file and
     /// line.
-    fn same_subject_cmp(&self, other: &Outcome) -> Ordering {
+    pub fn same_subject_cmp(&self, other: &Outcome) -> Ordering {
         fn at(o: &Outcome) -> Option<(&Arc<str>, Option<u32>, Option<u32>)> {
             o.source.as_ref().map(|s| (&s.file, s.line, s.column))
         }
@@ -283,6 +307,35 @@ pub enum SubjectPart<'a> {
     Text(&'a str),
 }
 
+impl SubjectPart<'_> {
+    /// Appends the part as bytes that compare as the parts do (an order-preserving encoding):
+    /// a tag by variant, a number in 8 big-endian bytes, a text with its zero bytes escaped
+    /// (`00 FF`) and ended by `00 00`. Keys of several parts concatenate.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        fn text(s: &str, out: &mut Vec<u8>) {
+            for &b in s.as_bytes() {
+                out.push(b);
+                if b == 0 {
+                    out.push(0xFF);
+                }
+            }
+            out.extend_from_slice(&[0, 0]);
+        }
+        match self {
+            SubjectPart::Absent => out.push(0),
+            SubjectPart::Number(n, s) => {
+                out.push(1);
+                out.extend_from_slice(&n.to_be_bytes());
+                text(s, out);
+            }
+            SubjectPart::Text(s) => {
+                out.push(2);
+                text(s, out);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -312,6 +365,36 @@ mod tests {
             }),
             date: None,
             details: Details::default(),
+        }
+    }
+
+    proptest::proptest! {
+        /// Key bytes compare as keys do, whatever the values: absent, numbers with zeros in
+        /// front or a sign, texts with zero bytes, prefixes of one another.
+        #[test]
+        fn key_bytes_compare_as_keys(
+            a in proptest::collection::vec(proptest::option::of("[0-9+]{0,3}|[a\\x00b]{0,3}"), 3),
+            b in proptest::collection::vec(proptest::option::of("[0-9+]{0,3}|[a\\x00b]{0,3}"), 3),
+        ) {
+            let order = SubjectOrder {
+                keys: ["n_ps", "ligne", "pj"].into_iter().map(Arc::from).collect(),
+                numeric: vec![Arc::from("ligne"), Arc::from("pj")],
+            };
+            let subject = |values: &[Option<String>]| {
+                Subject(
+                    order
+                        .keys
+                        .iter()
+                        .zip(values)
+                        .filter_map(|(k, v)| v.clone().map(|v| (Arc::clone(k), v)))
+                        .collect(),
+                )
+            };
+            let (a, b) = (subject(&a), subject(&b));
+            proptest::prop_assert_eq!(
+                order.key_bytes(&a).cmp(&order.key_bytes(&b)),
+                order.key(&a).cmp(&order.key(&b))
+            );
         }
     }
 

@@ -397,6 +397,15 @@ impl SubjectOrder {
             .collect()
     }
 
+    /// `subject`'s key as bytes: two subjects' bytes compare as their [`SubjectOrder::key`]s.
+    pub fn key_bytes(&self, subject: &super::Subject) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64);
+        for part in self.key(subject) {
+            part.encode(&mut out);
+        }
+        out
+    }
+
     /// Whether `key` is a subject key.
     pub fn contains(&self, key: &str) -> bool {
         self.keys.iter().any(|k| &**k == key)

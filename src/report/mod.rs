@@ -1,10 +1,16 @@
 //! Report writers (docs/formats/report.md): a table for people, JSON Lines, a JSON array, CSV.
 
+use std::borrow::Borrow;
+use std::cell::RefCell;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
+use serde::ser::{Error as _, SerializeSeq};
+
 use crate::model::{Outcome, SubjectOrder};
+
+pub mod spill;
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,20 +43,49 @@ pub fn write(
     order: &SubjectOrder,
     w: &mut dyn Write,
 ) -> io::Result<()> {
+    write_each(format, outcomes.iter().map(Ok), order, w)
+}
+
+/// Writes outcomes as they come (in report order, as [`spill::Runs::merge`] gives them) to
+/// `w`: each format but the table holds one outcome at a time. The first error of the
+/// outcomes stops the report with it.
+pub fn write_each<O: Borrow<Outcome>>(
+    format: Format,
+    outcomes: impl Iterator<Item = io::Result<O>>,
+    order: &SubjectOrder,
+    w: &mut dyn Write,
+) -> io::Result<()> {
     match format {
         Format::Jsonl => {
             for o in outcomes {
-                serde_json::to_writer(&mut *w, o)?;
+                serde_json::to_writer(&mut *w, o?.borrow())?;
                 w.write_all(b"\n")?;
             }
             Ok(())
         }
         Format::Json => {
-            serde_json::to_writer_pretty(&mut *w, outcomes)?;
+            serde_json::to_writer_pretty(&mut *w, &Each(RefCell::new(Some(outcomes))))?;
             w.write_all(b"\n")
         }
         Format::Csv => write_csv(outcomes, order, w),
         Format::Table => write_table(outcomes, w),
+    }
+}
+
+/// Outcomes serialised as a JSON array as they come.
+struct Each<I>(RefCell<Option<I>>);
+
+impl<I, O> serde::Serialize for Each<I>
+where
+    I: Iterator<Item = io::Result<O>>,
+    O: Borrow<Outcome>,
+{
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(None)?;
+        for o in self.0.borrow_mut().take().into_iter().flatten() {
+            seq.serialize_element(o.map_err(S::Error::custom)?.borrow())?;
+        }
+        seq.end()
     }
 }
 
@@ -80,7 +115,11 @@ pub fn csv_line(out: &mut Vec<u8>, cells: &[String]) {
     let _ = w.flush();
 }
 
-fn write_csv(outcomes: &[Outcome], order: &SubjectOrder, w: &mut dyn Write) -> io::Result<()> {
+fn write_csv<O: Borrow<Outcome>>(
+    outcomes: impl Iterator<Item = io::Result<O>>,
+    order: &SubjectOrder,
+    w: &mut dyn Write,
+) -> io::Result<()> {
     let mut c = csv_writer(w);
     let mut header: Vec<&str> = vec!["kind", "code", "severity"];
     header.extend(order.keys.iter().map(|k| &**k));
@@ -89,6 +128,8 @@ fn write_csv(outcomes: &[Outcome], order: &SubjectOrder, w: &mut dyn Write) -> i
     ]);
     c.write_record(&header).map_err(io_error)?;
     for o in outcomes {
+        let o = o?;
+        let o = o.borrow();
         let src = o.source.as_ref();
         let mut row: Vec<String> = vec![
             o.kind.as_str().into(),
@@ -121,10 +162,16 @@ fn write_csv(outcomes: &[Outcome], order: &SubjectOrder, w: &mut dyn Write) -> i
     c.flush()
 }
 
-fn write_table(outcomes: &[Outcome], w: &mut dyn Write) -> io::Result<()> {
+/// The table aligns its columns: it holds its rows (a format for people, not for a national
+/// day).
+fn write_table<O: Borrow<Outcome>>(
+    outcomes: impl Iterator<Item = io::Result<O>>,
+    w: &mut dyn Write,
+) -> io::Result<()> {
     let rows: Vec<[String; 5]> = outcomes
-        .iter()
         .map(|o| {
+            let o = o?;
+            let o = o.borrow();
             let src = o.source.as_ref().map(|s| {
                 let file = std::path::Path::new(&*s.file)
                     .file_name()
@@ -136,15 +183,15 @@ fn write_table(outcomes: &[Outcome], w: &mut dyn Write) -> io::Result<()> {
                     _ => file,
                 }
             });
-            [
+            Ok([
                 o.severity.as_str().to_string(),
                 o.code.to_string(),
                 o.subject.to_string(),
                 o.message.clone(),
                 src.unwrap_or_default(),
-            ]
+            ])
         })
-        .collect();
+        .collect::<io::Result<_>>()?;
     let head = ["GRAVITÉ", "CODE", "SUJET", "MESSAGE", "SOURCE"];
     let width = |i: usize| {
         rows.iter()
