@@ -5,6 +5,8 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rhai::ImmutableString;
+
 use super::code::{Block, Call, Const, Expr, Stmt};
 use super::val::{apply, equal, Bail, Val};
 use crate::model::{alive, Linked, Node, Value};
@@ -151,50 +153,66 @@ impl<'a> Frame<'a> {
                 let b = self.expr(&pair.1)?;
                 apply(*op, a, b, self.limits.max_string_size)?
             }
-            Expr::Call(call, args) => {
-                // Helpers take at most 3 arguments (`Call::named`): no list is allocated.
-                let mut values = [Val::Unit, Val::Unit, Val::Unit];
-                if args.len() > values.len() {
-                    return Err(Flow::Bail);
-                }
-                for (slot, a) in values.iter_mut().zip(args) {
-                    *slot = self.expr(a)?;
-                }
-                self.fits(self.call(*call, values)?)?
-            }
-            Expr::Push(slot, item) => {
-                let item = self.expr(item)?;
-                match self.locals.get_mut(*slot) {
-                    Some(Val::Array(list)) => list.push(item),
-                    _ => return Err(Flow::Bail),
-                }
-                // The whole list is held against the limits after a push, as Rhai does.
-                if self
-                    .locals
-                    .get(*slot)
-                    .is_none_or(|list| self.too_large(list))
-                {
-                    return Err(Flow::Bail);
-                }
-                Val::Unit
-            }
-            Expr::Array(items) => {
-                let mut list = Vec::with_capacity(items.len());
-                for i in items {
-                    list.push(self.expr(i)?);
-                }
-                self.fits(Val::Array(list))?
-            }
-            Expr::Map(entries) => {
-                let mut map = Vec::with_capacity(entries.len());
-                for (k, v) in entries {
-                    map.push((k.as_str(), self.expr(v)?));
-                }
-                self.fits(Val::Map(map))?
-            }
+            // The arms below live apart, so that the frame of this hot walk stays small.
+            Expr::Call(call, args) => return self.helper(*call, args),
+            Expr::Push(slot, item) => return self.push(*slot, item),
+            Expr::Array(items) => return self.array(items),
+            Expr::Map(entries) => return self.map(entries),
             Expr::Block(b) => self.block(b)?,
             Expr::Bail => return Err(Flow::Bail),
         })
+    }
+
+    /// A helper's call: at most 3 arguments (`Call::named`), so no list is allocated.
+    #[inline(never)]
+    fn helper(&mut self, call: Call, args: &'a [Expr]) -> Walk<'a> {
+        let mut values = [Val::Unit, Val::Unit, Val::Unit];
+        if args.len() > values.len() {
+            return Err(Flow::Bail);
+        }
+        for (slot, a) in values.iter_mut().zip(args) {
+            *slot = self.expr(a)?;
+        }
+        Ok(self.fits(self.call(call, values)?)?)
+    }
+
+    /// `list.push(item)` on the list of local `slot`.
+    #[inline(never)]
+    fn push(&mut self, slot: usize, item: &'a Expr) -> Walk<'a> {
+        let item = self.expr(item)?;
+        match self.locals.get_mut(slot) {
+            Some(Val::Array(list)) => list.push(item),
+            _ => return Err(Flow::Bail),
+        }
+        // The whole list is held against the limits after a push, as Rhai does.
+        if self
+            .locals
+            .get(slot)
+            .is_none_or(|list| self.too_large(list))
+        {
+            return Err(Flow::Bail);
+        }
+        Ok(Val::Unit)
+    }
+
+    /// `[a, b, …]`.
+    #[inline(never)]
+    fn array(&mut self, items: &'a [Expr]) -> Walk<'a> {
+        let mut list = Vec::with_capacity(items.len());
+        for i in items {
+            list.push(self.expr(i)?);
+        }
+        Ok(self.fits(Val::Array(list))?)
+    }
+
+    /// `#{ key: value, … }`.
+    #[inline(never)]
+    fn map(&mut self, entries: &'a [(ImmutableString, Expr)]) -> Walk<'a> {
+        let mut map = Vec::with_capacity(entries.len());
+        for (k, v) in entries {
+            map.push((k.as_str(), self.expr(v)?));
+        }
+        Ok(self.fits(Val::Map(map))?)
     }
 
     /// `v`, unless its lists, maps or texts, nested ones counted, pass the set's limits
@@ -208,6 +226,11 @@ impl<'a> Frame<'a> {
 
     /// Whether `v`'s totals pass a limit of the set.
     fn too_large(&self, v: &Val) -> bool {
+        match v {
+            Val::Unit | Val::Bool(_) | Val::Int(_) | Val::Date(_) | Val::Fact(..) => return false,
+            Val::Str(s) => return s.len() > self.limits.max_string_size,
+            _ => {}
+        }
         let (arrays, maps, strings) = v.sizes();
         let l = self.limits;
         arrays > l.max_array_size || maps > l.max_map_size || strings > l.max_string_size
