@@ -35,12 +35,16 @@ pub enum KeySpace {
 }
 
 /// Counts key occurrences per group. Keys made only of digits (the usual identifiers) are packed
-/// into a `u128`, so that a national day of invoices costs a few bytes per key.
+/// into three words, counted in a table per key space: a national day of invoices costs 32
+/// bytes per key and space.
 #[derive(Debug, Default)]
 pub struct KeyTracker {
-    packed: HashMap<(KeySpace, u64, u128), u32>,
+    packed: HashMap<KeySpace, HashMap<Packed, u32>>,
     text: HashMap<(KeySpace, String), u32>,
 }
+
+/// A digits-only key: its parts' lengths, then the number they make (high and low words).
+type Packed = [u64; 3];
 
 impl KeyTracker {
     /// Records the key of the last node of `chain` (nodes from the root down) and returns its
@@ -62,7 +66,12 @@ impl KeyTracker {
     /// its rank (1 = first).
     pub fn see(&mut self, space: KeySpace, parts: &[&Value]) -> u32 {
         let counter = match pack(parts) {
-            Some((lens, value)) => self.packed.entry((space, lens, value)).or_insert(0),
+            Some(key) => self
+                .packed
+                .entry(space)
+                .or_default()
+                .entry(key)
+                .or_insert(0),
             None => self
                 .text
                 .entry((space, text_key(parts.iter().copied())))
@@ -84,7 +93,7 @@ pub fn text_key<'v>(parts: impl IntoIterator<Item = &'v Value>) -> String {
 }
 
 /// Digits-only parts as (lengths signature, concatenated number); `None` when not packable.
-fn pack(parts: &[&Value]) -> Option<(u64, u128)> {
+fn pack(parts: &[&Value]) -> Option<Packed> {
     let mut value: u128 = 0;
     let mut lens: u64 = 0;
     let mut total = 0usize;
@@ -102,7 +111,7 @@ fn pack(parts: &[&Value]) -> Option<(u64, u128)> {
             value = value * 10 + u128::from(b - b'0');
         }
     }
-    Some((lens, value))
+    Some([lens, (value >> 64) as u64, value as u64])
 }
 
 #[cfg(test)]
