@@ -90,7 +90,7 @@ fn spill_if_many(spill: &mut Option<Spill>, at: usize, outcomes: &mut Vec<Outcom
 /// What an analysis found.
 #[derive(Debug, Default)]
 pub struct Analysis {
-    /// Every outcome, in report order.
+    /// Every outcome, in report order; with [`Options::spill`], those not spilled.
     pub outcomes: Vec<Outcome>,
     /// Inputs given.
     pub inputs: usize,
@@ -139,16 +139,22 @@ impl Feeder<'_> {
             send(u);
         };
         let r = match input {
-            Input::File(origin) => match ahead.next_file() {
-                None => read_file(&origin, grammar, &mut self.keys, self.bytes, &mut count),
-                Some(decoded) => {
-                    let mut file = FileAssembly::new(grammar, origin.name(), &mut self.keys);
-                    for step in decoded {
-                        file.take(step, &mut count);
+            Input::File(origin) => {
+                let mut read = match ahead.next_file() {
+                    None => read_file(&origin, grammar, &mut self.keys, self.bytes, &mut count),
+                    Some(decoded) => {
+                        let mut file = FileAssembly::new(grammar, origin.name(), &mut self.keys);
+                        for step in decoded {
+                            file.take(step, &mut count);
+                        }
+                        file.finish(&mut count)
                     }
-                    file.finish(&mut count)
+                };
+                if ahead.lost {
+                    read.errors.push(lost_reader());
                 }
-            },
+                read
+            }
             Input::Records(r) => assemble_records(r, &mut self.keys, &mut count),
         };
         self.units += units;
@@ -194,15 +200,23 @@ impl Feeder<'_> {
         let bytes = self.bytes;
         std::thread::scope(|scope| {
             // The receivers live in this scope: should the assembly panic, unwinding drops
-            // them, and the readers, their sends refused, stop before the scope waits.
+            // them; the readers, their sends refused, read their current file to its end
+            // without keeping it, and stop.
             let mut ahead = Ahead::none();
+            let mut readers = Vec::with_capacity(lanes);
             for lane in 0..lanes {
                 let (tx, rx) = sync_channel::<Decoded>(AHEAD);
                 ahead.lanes.push(rx);
                 let files = &files;
-                scope.spawn(move || decode_ahead(files, (lane, lanes), bytes, &tx));
+                readers.push(scope.spawn(move || decode_ahead(files, (lane, lanes), bytes, &tx)));
             }
             self.feed_in_order(order, held_count, &mut ahead, joiner, send);
+            drop(ahead);
+            // A reader that panicked has been told as its file's error (`lost_reader`): joined
+            // here, its panic does not end the analysis.
+            for r in readers {
+                let _ = r.join();
+            }
         });
     }
 
@@ -265,13 +279,17 @@ fn decode_ahead(
         let mut batch = Vec::with_capacity(STEPS);
         let mut gone = false;
         decode_file(origin, grammar, bytes, &mut |step| {
+            // The assembly has stopped: the rest of the file is read and dropped.
+            if gone {
+                return;
+            }
             batch.push(step);
-            if batch.len() == STEPS && !gone {
+            if batch.len() == STEPS {
                 let full = std::mem::replace(&mut batch, Vec::with_capacity(STEPS));
                 gone = tx.send(Decoded::Steps(full)).is_err();
             }
         });
-        // The assembly has stopped: nothing more to hand on.
+        // The assembly has stopped: nothing more to hand on, no file more to read.
         if gone || tx.send(Decoded::Steps(batch)).is_err() || tx.send(Decoded::End).is_err() {
             return;
         }
@@ -283,6 +301,8 @@ fn decode_ahead(
 struct Ahead {
     lanes: Vec<Receiver<Decoded>>,
     files: usize,
+    /// The lane of the file read last stopped before its end.
+    lost: bool,
 }
 
 impl Ahead {
@@ -290,14 +310,17 @@ impl Ahead {
         Ahead {
             lanes: Vec::new(),
             files: 0,
+            lost: false,
         }
     }
 
     /// The steps of the next file input, decoded ahead; `None` when files are decoded on the
-    /// spot. A reader that stopped short ends its file with an error.
+    /// spot. A reader that stopped short ends its file there and sets `lost`.
     fn next_file(&mut self) -> Option<impl Iterator<Item = Step> + '_> {
         let lane = self.lanes.get(self.files % self.lanes.len().max(1))?;
         self.files += 1;
+        self.lost = false;
+        let lost = &mut self.lost;
         let mut ended = false;
         Some(
             std::iter::from_fn(move || {
@@ -312,7 +335,8 @@ impl Ahead {
                     }
                     Err(_) => {
                         ended = true;
-                        Some(vec![Step::Error(lost_reader())])
+                        *lost = true;
+                        None
                     }
                 }
             })
@@ -494,27 +518,24 @@ pub fn files(paths: &[impl AsRef<Path>]) -> Vec<Input> {
         .collect()
 }
 
-/// The error of a file whose reader thread stopped before its end (its lines after are lost).
-fn lost_reader() -> Outcome {
+/// An error of vigie itself (`INTERNAL`), told with `what` happened.
+fn internal(what: &str) -> Outcome {
     Outcome::error(
         ErrorCode::Internal,
         &Arc::from("vigie"),
         None,
         None,
         None,
-        "erreur interne de vigie : la lecture d'un fichier s'est arrêtée avant sa fin (à signaler)"
-            .into(),
+        format!("erreur interne de vigie : {what} (à signaler)"),
     )
+}
+
+/// The error of a file whose reader thread stopped before its end (its lines after are lost).
+fn lost_reader() -> Outcome {
+    internal("la lecture d'un fichier s'est arrêtée avant sa fin")
 }
 
 /// The outcome saying that a worker thread died and its outcomes were lost.
 fn lost_worker() -> Outcome {
-    Outcome::error(
-        ErrorCode::Internal,
-        &Arc::from("vigie"),
-        None,
-        None,
-        None,
-        "erreur interne de vigie : un fil d'évaluation s'est arrêté, ses résultats sont perdus (à signaler)".into(),
-    )
+    internal("un fil d'évaluation s'est arrêté, ses résultats sont perdus")
 }

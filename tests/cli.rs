@@ -275,6 +275,41 @@ fn a_reader_that_stops_early_ends_every_command_quietly() {
     }
 }
 
+/// A reader that takes one line and closes the pipe stops the report, not the counting:
+/// `--fail-on` and the totals still see every outcome.
+#[test]
+fn a_closed_pipe_still_counts_every_outcome_for_the_totals_and_fail_on() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let whole = vigie(&["analyze", "--format", "jsonl", "examples/"]);
+    let totals = stderr(&whole);
+    let totals = totals.lines().last().unwrap_or_default().to_string();
+    assert!(totals.contains("anomalie(s)"), "{totals}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vigie"))
+        .args([
+            "analyze",
+            "--fail-on",
+            "rejet",
+            "--format",
+            "jsonl",
+            "examples/",
+        ])
+        .current_dir(common::root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("vigie runs");
+    let mut first = String::new();
+    {
+        let out = child.stdout.take().unwrap();
+        BufReader::new(out).read_line(&mut first).unwrap();
+    }
+    let o = child.wait_with_output().unwrap();
+    assert!(!first.is_empty());
+    assert_eq!(o.status.code(), Some(3), "a rejet was found, if not shown");
+    assert_eq!(stderr(&o).lines().last().unwrap_or_default(), totals);
+}
+
 #[test]
 fn a_helper_given_a_date_outside_the_calendar_fails_the_rule_not_the_run() {
     let dir = common::temp_rule_set(

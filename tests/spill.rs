@@ -113,3 +113,40 @@ fn a_spill_that_cannot_be_written_loses_nothing() {
     assert_eq!(shown(&analysis.outcomes), shown(&whole.outcomes));
     std::fs::remove_file(&blocker).unwrap();
 }
+
+/// A run cut short, or made unreadable, after it was written: the merge says so rather than
+/// give a report with outcomes missing, and quotes no value.
+#[test]
+fn a_damaged_run_is_an_error_not_a_shorter_report() {
+    let setup = common::setup();
+    let files = common::sample_files();
+    let whole = setup.analyze(vigie::files(&files), &options(1));
+    for (tag, damage) in [("cut", b"" as &[u8]), ("garbled", b"[null,{\"kind\":1}]\n")] {
+        let dir = scratch(tag);
+        let runs = Arc::new(Runs::in_dir(&setup.grammars.subjects, dir.clone()));
+        assert!(runs.spill(whole.outcomes.clone()).is_ok());
+        let run = std::fs::read_dir(&dir)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        let text = std::fs::read(&run).unwrap();
+        let mut lines: Vec<&[u8]> = text.split_inclusive(|&b| b == b'\n').collect();
+        lines.pop();
+        let mut damaged: Vec<u8> = lines.concat();
+        damaged.extend_from_slice(damage);
+        std::fs::write(&run, damaged).unwrap();
+        let merged: Vec<std::io::Result<Outcome>> = runs.merge(Vec::new()).unwrap().collect();
+        let last = merged.last().unwrap();
+        let Err(e) = last else {
+            panic!("{tag}: the damage is not told")
+        };
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidData, "{tag}");
+        assert!(e.to_string().contains("fichier de tri"), "{tag}: {e}");
+        assert_eq!(
+            merged.iter().filter(|o| o.is_ok()).count(),
+            whole.outcomes.len() - 1
+        );
+    }
+}

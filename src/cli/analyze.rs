@@ -63,6 +63,7 @@ pub struct ReportArgs {
 }
 
 impl ReportArgs {
+    /// Writes `outcomes` (in report order) where `--output` says, in `--format`.
     pub fn write(&self, outcomes: &[Outcome], order: &SubjectOrder) -> Result<(), ExitCode> {
         self.write_each(outcomes.iter().map(Ok), order)
     }
@@ -89,6 +90,7 @@ impl ReportArgs {
         }
     }
 
+    /// The exit code for `outcomes`: `--fail-on` met or not.
     pub fn exit(&self, outcomes: &[Outcome]) -> ExitCode {
         self.exit_on(&Tally::of(outcomes))
     }
@@ -267,14 +269,17 @@ pub fn run(a: Args) -> ExitCode {
         }
     };
     let mut tally = Tally::default();
-    let counted = merged.inspect(|o| {
+    let mut counted = merged.inspect(|o| {
         if let Ok(o) = o {
             tally.add(o);
         }
     });
-    if let Err(code) = a.report.write_each(counted, &grammars.subjects) {
+    if let Err(code) = a.report.write_each(counted.by_ref(), &grammars.subjects) {
         return code;
     }
+    // A reader that closed the pipe stopped the report: what it did not take still counts
+    // for the totals and for --fail-on.
+    counted.for_each(drop);
     if !a.quiet {
         tally.say(analysis.inputs);
     }

@@ -10,15 +10,15 @@
 //! 4. the held units and the gathered facts are evaluated last, when every link is known.
 
 use std::collections::{BTreeMap, HashMap};
-
-/// The index of a link: fast hashing, seeded per run.
-type Index = foldhash::HashMap<String, Vec<Arc<Node>>>;
 use std::sync::Arc;
 
 use super::keys::KeySpace;
 use super::keys::{key_faulty, key_values};
 use super::KeyTracker;
 use crate::model::{GrammarSet, LinkDef, Linked, Node, NodeState, Record, Unit, Value, ValuePath};
+
+/// The index of a link: fast hashing, seeded per run.
+type Index = foldhash::HashMap<String, Vec<Arc<Node>>>;
 
 /// What a group takes part in.
 #[derive(Debug, Clone, Copy)]

@@ -18,7 +18,10 @@ use crate::model::{sort_for_report, Outcome, SubjectOrder};
 pub struct Runs {
     order: SubjectOrder,
     dir: PathBuf,
-    files: Mutex<Vec<PathBuf>>,
+    /// Whether `dir` was made (by the first spill).
+    made: Mutex<bool>,
+    /// Each run written, with how many outcomes it holds.
+    files: Mutex<Vec<(PathBuf, usize)>>,
     next: AtomicUsize,
 }
 
@@ -32,18 +35,37 @@ impl Runs {
     pub fn new(order: &SubjectOrder) -> Runs {
         static RUNS: AtomicUsize = AtomicUsize::new(0);
         let n = RUNS.fetch_add(1, AtomicOrdering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("vigie-tri-{}-{n}", std::process::id()));
-        Runs::in_dir(order, dir)
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let name = format!("vigie-tri-{}-{n}-{nanos}", std::process::id());
+        Runs::in_dir(order, std::env::temp_dir().join(name))
     }
 
-    /// Runs kept in folder `dir`, created at the first spill and removed with the runs.
+    /// Runs kept in folder `dir`, made at the first spill and removed with the runs. The folder
+    /// must not exist: it is made for this analysis alone, readable by its user alone (the
+    /// runs hold what the report holds).
     pub fn in_dir(order: &SubjectOrder, dir: PathBuf) -> Runs {
         Runs {
             order: order.clone(),
             dir,
+            made: Mutex::new(false),
             files: Mutex::new(Vec::new()),
             next: AtomicUsize::new(0),
         }
+    }
+
+    /// Makes the runs' folder, once; an existing one is refused (another's, or a trap).
+    fn make_dir(&self) -> io::Result<()> {
+        let mut made = self.made.lock().unwrap_or_else(PoisonError::into_inner);
+        if !*made {
+            let mut builder = std::fs::DirBuilder::new();
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+            builder.create(&self.dir)?;
+            *made = true;
+        }
+        Ok(())
     }
 
     /// Sorts `outcomes` and writes them as one run; gives them back, whole, when the run could
@@ -52,8 +74,9 @@ impl Runs {
         sort_for_report(&mut outcomes, &self.order);
         let n = self.next.fetch_add(1, AtomicOrdering::Relaxed);
         let path = self.dir.join(format!("run-{n:05}.jsonl"));
-        let written = std::fs::create_dir_all(&self.dir)
-            .and_then(|()| File::create(&path))
+        let written = self
+            .make_dir()
+            .and_then(|()| File::create_new(&path))
             .and_then(|f| {
                 let mut w = BufWriter::new(f);
                 for o in &outcomes {
@@ -67,7 +90,7 @@ impl Runs {
                 self.files
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
-                    .push(path);
+                    .push((path, outcomes.len()));
                 Ok(())
             }
             Err(e) => {
@@ -77,7 +100,7 @@ impl Runs {
         }
     }
 
-    /// How many runs were spilled.
+    /// How many runs were spilled (and not merged yet).
     pub fn count(&self) -> usize {
         self.files.lock().map_or(0, |f| f.len())
     }
@@ -88,14 +111,16 @@ impl Runs {
     pub fn merge(self: &Arc<Self>, rest: Vec<Outcome>) -> io::Result<Merged> {
         let files = std::mem::take(&mut *self.files.lock().unwrap_or_else(PoisonError::into_inner));
         let mut sources = Vec::with_capacity(files.len() + 1);
-        for path in &files {
-            sources.push(Source::Run(BufReader::new(File::open(path)?).lines()));
+        for (path, count) in files {
+            let lines = BufReader::new(File::open(&path)?).lines();
+            sources.push(Source::Run { lines, left: count });
         }
         sources.push(Source::Memory(rest.into_iter()));
         let mut merged = Merged {
             heads: Vec::with_capacity(sources.len()),
             sources,
             runs: Arc::clone(self),
+            failed: None,
         };
         for i in 0..merged.sources.len() {
             let head = merged.pull(i)?;
@@ -111,10 +136,22 @@ impl Drop for Runs {
     }
 }
 
-/// Where merged outcomes come from.
+/// Where merged outcomes come from: a run (with how many outcomes it has still to give), or
+/// what stayed in memory.
 enum Source {
-    Run(std::io::Lines<BufReader<File>>),
+    Run {
+        lines: std::io::Lines<BufReader<File>>,
+        left: usize,
+    },
     Memory(std::vec::IntoIter<Outcome>),
+}
+
+/// A run that does not give back what was written to it (its message quotes no value).
+fn damaged_run(what: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("un fichier de tri temporaire est {what} : le rapport serait incomplet"),
+    )
 }
 
 /// The next outcome of a source, with its subject's key bytes.
@@ -125,18 +162,24 @@ pub struct Merged {
     sources: Vec<Source>,
     heads: Vec<Head>,
     runs: Arc<Runs>,
+    /// The error of a run, told after the outcome taken before it.
+    failed: Option<io::Error>,
 }
 
 impl Merged {
     fn pull(&mut self, i: usize) -> io::Result<Head> {
         let next = match self.sources.get_mut(i) {
-            Some(Source::Run(lines)) => match lines.next().transpose()? {
-                Some(line) => {
-                    let (date, mut outcome): Line = serde_json::from_str(&line)?;
+            Some(Source::Run { lines, left }) => match (lines.next().transpose()?, *left) {
+                (None, 0) => None,
+                (None, _) => return Err(damaged_run("tronqué")),
+                (Some(_), 0) => return Err(damaged_run("plus long qu'écrit")),
+                (Some(line), _) => {
+                    *left = left.saturating_sub(1);
+                    let (date, mut outcome): Line =
+                        serde_json::from_str(&line).map_err(|_| damaged_run("illisible"))?;
                     outcome.date = date;
                     Some(outcome)
                 }
-                None => None,
             },
             Some(Source::Memory(rest)) => rest.next(),
             None => None,
@@ -164,15 +207,16 @@ impl Iterator for Merged {
     type Item = io::Result<Outcome>;
 
     fn next(&mut self) -> Option<io::Result<Outcome>> {
+        // A run that could not be read back ends the merge with its error.
+        if let Some(e) = self.failed.take() {
+            self.heads.clear();
+            return Some(Err(e));
+        }
         let i = self.first()?;
-        let refill = match self.pull(i) {
-            Ok(head) => head,
-            Err(e) => {
-                // A run that cannot be read back ends the merge with its error.
-                self.heads.clear();
-                return Some(Err(e));
-            }
-        };
+        let refill = self.pull(i).unwrap_or_else(|e| {
+            self.failed = Some(e);
+            None
+        });
         let taken = std::mem::replace(self.heads.get_mut(i)?, refill);
         taken.map(|(_, o)| Ok(o))
     }
