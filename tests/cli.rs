@@ -234,7 +234,7 @@ fn help_teaches() {
 }
 
 /// Runs vigie with its standard output read for one line only, then closed (`| head -1`).
-fn first_line_then_close(args: &[&str]) -> (String, Option<i32>) {
+fn first_line_then_close(args: &[&str]) -> (String, Output) {
     use std::io::{BufRead, BufReader};
     use std::process::Stdio;
     let mut child = Command::new(env!("CARGO_BIN_EXE_vigie"))
@@ -251,7 +251,7 @@ fn first_line_then_close(args: &[&str]) -> (String, Option<i32>) {
     }
     let o = child.wait_with_output().unwrap();
     assert!(!stderr(&o).contains("panicked"), "{args:?}: {}", stderr(&o));
-    (first, o.status.code())
+    (first, o)
 }
 
 #[test]
@@ -265,10 +265,10 @@ fn a_reader_that_stops_early_ends_every_command_quietly() {
         &["analyze", "-q", "--format", "json", "examples/"],
         &["analyze", "-q", "examples/"],
     ] {
-        let (first, code) = first_line_then_close(args);
+        let (first, o) = first_line_then_close(args);
         assert!(!first.is_empty(), "{args:?} printed a line");
         assert_eq!(
-            code,
+            o.status.code(),
             Some(0),
             "{args:?}: a closed pipe ends every command the same way"
         );
@@ -279,32 +279,18 @@ fn a_reader_that_stops_early_ends_every_command_quietly() {
 /// `--fail-on` and the totals still see every outcome.
 #[test]
 fn a_closed_pipe_still_counts_every_outcome_for_the_totals_and_fail_on() {
-    use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
     let whole = vigie(&["analyze", "--format", "jsonl", "examples/"]);
     let totals = stderr(&whole);
     let totals = totals.lines().last().unwrap_or_default().to_string();
     assert!(totals.contains("anomalie(s)"), "{totals}");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vigie"))
-        .args([
-            "analyze",
-            "--fail-on",
-            "rejet",
-            "--format",
-            "jsonl",
-            "examples/",
-        ])
-        .current_dir(common::root())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("vigie runs");
-    let mut first = String::new();
-    {
-        let out = child.stdout.take().unwrap();
-        BufReader::new(out).read_line(&mut first).unwrap();
-    }
-    let o = child.wait_with_output().unwrap();
+    let (first, o) = first_line_then_close(&[
+        "analyze",
+        "--fail-on",
+        "rejet",
+        "--format",
+        "jsonl",
+        "examples/",
+    ]);
     assert!(!first.is_empty());
     assert_eq!(o.status.code(), Some(3), "a rejet was found, if not shown");
     assert_eq!(stderr(&o).lines().last().unwrap_or_default(), totals);
