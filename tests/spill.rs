@@ -26,8 +26,7 @@ fn scratch(tag: &str) -> PathBuf {
 }
 
 fn spill_into(runs: &Arc<Runs>) -> Spill {
-    let runs = Arc::clone(runs);
-    Arc::new(move |outcomes| runs.spill(outcomes).map_err(|(back, _)| back))
+    Arc::new(runs.spiller())
 }
 
 fn shown(outcomes: &[Outcome]) -> Vec<String> {
@@ -109,6 +108,7 @@ fn a_spill_that_cannot_be_written_loses_nothing() {
     };
     let analysis = setup.analyze(vigie::files(&files), &opts);
     assert!(refused.load(std::sync::atomic::Ordering::Relaxed) > 0);
+    assert!(runs.take_failure().is_some(), "the first failure is kept");
     assert_eq!(runs.count(), 0);
     assert_eq!(shown(&analysis.outcomes), shown(&whole.outcomes));
     std::fs::remove_file(&blocker).unwrap();

@@ -4,7 +4,7 @@ use std::borrow::Borrow;
 use std::io::{self, IsTerminal};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -229,18 +229,7 @@ pub fn run(a: Args) -> ExitCode {
     // Outcomes beyond what a worker holds go to sorted runs on disk, merged as the report is
     // written: memory does not grow with the outcomes.
     let runs = Arc::new(Runs::new(&grammars.subjects));
-    let spill_failed: Arc<Mutex<Option<io::Error>>> = Arc::default();
-    let spill: Spill = {
-        let (runs, failed) = (Arc::clone(&runs), Arc::clone(&spill_failed));
-        Arc::new(move |outcomes| {
-            runs.spill(outcomes).map_err(|(back, e)| {
-                if let Ok(mut first) = failed.lock() {
-                    first.get_or_insert(e);
-                }
-                back
-            })
-        })
-    };
+    let spill: Spill = Arc::new(runs.spiller());
     let opts = Options {
         jobs: a.jobs.unwrap_or(cores).clamp(1, most),
         as_of: a.as_of,
@@ -255,7 +244,7 @@ pub fn run(a: Args) -> ExitCode {
     drop(opts);
     analysis.add_errors(walk.errors, &grammars.subjects);
     bar.finish_and_clear();
-    if let Some(e) = spill_failed.lock().ok().and_then(|mut f| f.take()) {
+    if let Some(e) = runs.take_failure() {
         say!("vigie: tri sur disque impossible ({e}) : les résultats restent en mémoire, le rapport est entier");
     }
     let rest = std::mem::take(&mut analysis.outcomes);

@@ -23,6 +23,8 @@ pub struct Runs {
     /// Each run written, with how many outcomes it holds.
     files: Mutex<Vec<(PathBuf, usize)>>,
     next: AtomicUsize,
+    /// Why the first spill that failed did.
+    failed: Mutex<Option<io::Error>>,
 }
 
 /// One line of a run: the outcome and its date (which the report does not show, so that its
@@ -52,7 +54,22 @@ impl Runs {
             made: Mutex::new(false),
             files: Mutex::new(Vec::new()),
             next: AtomicUsize::new(0),
+            failed: Mutex::new(None),
         }
+    }
+
+    /// [`Runs::spill`] as an analysis takes it (`Options::spill`): the outcomes given back
+    /// when they could not be written, the first failure kept for [`Runs::take_failure`].
+    pub fn spiller(
+        self: &Arc<Self>,
+    ) -> impl Fn(Vec<Outcome>) -> Result<(), Vec<Outcome>> + Send + Sync + 'static {
+        let runs = Arc::clone(self);
+        move |outcomes| runs.spill(outcomes).map_err(|(back, _)| back)
+    }
+
+    /// Why the first spill that failed did, if one did (the outcomes then stayed in memory).
+    pub fn take_failure(&self) -> Option<io::Error> {
+        self.failed.lock().ok().and_then(|mut f| f.take())
     }
 
     /// Makes the runs' folder, once; an existing one is refused (another's, or a trap).
@@ -95,6 +112,10 @@ impl Runs {
             }
             Err(e) => {
                 let _ = std::fs::remove_file(&path);
+                let mut failed = self.failed.lock().unwrap_or_else(PoisonError::into_inner);
+                if failed.is_none() {
+                    *failed = Some(io::Error::new(e.kind(), e.to_string()));
+                }
                 Err((outcomes, e))
             }
         }
