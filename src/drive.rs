@@ -19,7 +19,8 @@ use chrono::NaiveDate;
 pub use crate::facts::read::Origin;
 pub use crate::facts::read::Records;
 use crate::facts::read::{assemble_records, decode_file, detect, FileAssembly, Step};
-use crate::facts::{read_file, Joiner, KeyTracker};
+use crate::facts::stash::Stash;
+use crate::facts::{read_file, Frozen, Joiner, KeyTracker};
 use crate::model::{sort_for_report, ErrorCode, Grammar, GrammarSet, Outcome, Unit};
 use crate::rules::bindings::Bindings;
 use crate::rules::eval::{merge_failures, Failure};
@@ -64,6 +65,10 @@ pub struct Options {
     pub spill: Option<Spill>,
     /// Outcomes a worker holds before it spills them [default: 32 768, about 30 MB].
     pub spill_at: Option<usize>,
+    /// A folder where the held side of the joins (PJ index, returns, the invoices they point
+    /// to) is kept in a file of its own, removed from the folder at once; `None` keeps it in
+    /// memory.
+    pub stash_in: Option<std::path::PathBuf>,
 }
 
 /// Takes a worker's outcomes out of memory, or gives them back, whole, when it cannot (they
@@ -102,18 +107,30 @@ pub struct Analysis {
     pub bytes: u64,
     /// Rules that failed, one entry per rule (also among `outcomes`).
     pub failures: Vec<Failure>,
-    /// With [`Options::keep_held`]: the held units (PJ index, returns, CAS records) and the
-    /// gathered facts, in reading order.
+    /// With [`Options::keep_held`]: the held units (PJ index, returns, CAS records), read back,
+    /// and the gathered facts, in reading order.
     pub held: Vec<Unit>,
     /// The units of the grammars [`Options::keep`] names, in reading order.
     pub kept: Vec<Unit>,
+    /// What the user should know that is no finding (the held side kept in memory because its
+    /// folder could not be written).
+    pub warnings: Vec<String>,
 }
 
 const BATCH: usize = 16;
 
+/// Held units a worker reads back and evaluates at once.
+const HELD_RANGE: usize = 1024;
+
+/// What a worker is given: units read and linked, or a range of the held units to read back.
+enum Work<'g> {
+    Units(Vec<Unit>),
+    Held(Arc<Frozen<'g>>, std::ops::Range<usize>),
+}
+
 /// Reads every input and hands units to `send` in the order the joins need: the held inputs
-/// first (kept, indexed), then the streamed ones (linked as they go by), then the held units
-/// and the gathered facts.
+/// first (kept, indexed), then the streamed ones (linked as they go by); the held units and
+/// the gathered facts come after, from the joiner.
 struct Feeder<'a> {
     grammars: &'a GrammarSet,
     opts: &'a Options,
@@ -172,8 +189,8 @@ impl Feeder<'_> {
         }
     }
 
-    /// `joiner` must outlive the evaluation of what is sent: an invoice's PJ lines are weak
-    /// links into what it holds, and workers may still be evaluating after the last input.
+    /// Reads `inputs` in the order the joins need, linking streamed units with `joiner` before
+    /// they are sent (each keeps the held nodes its links point to).
     fn feed(&mut self, inputs: Vec<Input>, joiner: &mut Joiner, send: &mut dyn FnMut(Unit)) {
         let mut held = Vec::new();
         let mut streamed = Vec::new();
@@ -221,7 +238,8 @@ impl Feeder<'_> {
     }
 
     /// Reads `order` (the held inputs, then the streamed ones) in that order: held units are
-    /// kept and indexed, streamed ones linked as they go by, then the held units follow.
+    /// kept and indexed, streamed ones linked as they go by (the held units are evaluated
+    /// after, from [`Joiner::freeze`]).
     fn feed_in_order(
         &mut self,
         order: Vec<(Input, Arc<Grammar>)>,
@@ -238,8 +256,8 @@ impl Feeder<'_> {
         for (input, g) in order {
             let keep = self.opts.keep.contains(&g.name);
             let mut kept = Vec::new();
-            self.read(input, g, ahead, &mut |u| {
-                joiner.link(&u);
+            self.read(input, g, ahead, &mut |mut u| {
+                joiner.link(&mut u);
                 if keep {
                     kept.push(u.clone());
                 }
@@ -247,9 +265,7 @@ impl Feeder<'_> {
             });
             self.kept.append(&mut kept);
         }
-        for u in joiner.held() {
-            send(u.clone());
-        }
+        self.errors.extend(joiner.take_errors());
     }
 }
 
@@ -412,7 +428,7 @@ pub fn run(
         inputs: inputs.len(),
         ..Analysis::default()
     };
-    let mut joiner = Joiner::new(grammars);
+    let mut joiner = joiner(grammars, opts, &mut analysis.warnings);
     let mut feeder = Feeder::new(grammars, opts, &bytes);
     let as_of = opts
         .as_of
@@ -430,20 +446,29 @@ pub fn run(
             }
         })
     };
-    if opts.jobs <= 1 {
+    let frozen = if opts.jobs <= 1 {
         let mut ev = evaluator();
         let mut outcomes = Vec::new();
         let mut spill = opts.spill.clone();
-        feeder.feed(inputs, &mut joiner, &mut |unit: Unit| {
+        let mut evaluate = |unit: &Unit, outcomes: &mut Vec<Outcome>| {
             if let Some(ev) = ev.as_mut() {
-                ev.evaluate(&unit, &mut outcomes);
-                spill_if_many(&mut spill, spill_at, &mut outcomes);
+                ev.evaluate(unit, outcomes);
+                spill_if_many(&mut spill, spill_at, outcomes);
             }
+        };
+        feeder.feed(inputs, &mut joiner, &mut |unit: Unit| {
+            evaluate(&unit, &mut outcomes);
+        });
+        let frozen = joiner.freeze();
+        frozen.units(0..frozen.count(), &mut |unit| match unit {
+            Ok(unit) => evaluate(&unit, &mut outcomes),
+            Err(e) => outcomes.push(e),
         });
         analysis.failures = ev.map(|e| e.failures()).unwrap_or_default();
         analysis.outcomes = outcomes;
+        Arc::new(frozen)
     } else {
-        let (tx, rx) = sync_channel::<Vec<Unit>>(opts.jobs * 4);
+        let (tx, rx) = sync_channel::<Work>(opts.jobs * 4);
         let rx = Arc::new(std::sync::Mutex::new(rx));
         std::thread::scope(|s| {
             let workers: Vec<_> = (0..opts.jobs)
@@ -457,13 +482,24 @@ pub fn run(
                             // A poisoned lock only means another worker died holding it: the
                             // receiver itself is sound.
                             let next = rx.lock().unwrap_or_else(PoisonError::into_inner).recv();
-                            let Ok(batch) = next else { break };
-                            if let Some(ev) = ev.as_mut() {
-                                for unit in &batch {
-                                    ev.evaluate(unit, &mut outcomes);
+                            let Ok(work) = next else { break };
+                            match work {
+                                Work::Units(batch) => {
+                                    if let Some(ev) = ev.as_mut() {
+                                        for unit in &batch {
+                                            ev.evaluate(unit, &mut outcomes);
+                                        }
+                                    }
                                 }
-                                spill_if_many(&mut spill, spill_at, &mut outcomes);
+                                Work::Held(frozen, range) => {
+                                    frozen.units(range, &mut |unit| match (unit, ev.as_mut()) {
+                                        (Ok(unit), Some(ev)) => ev.evaluate(&unit, &mut outcomes),
+                                        (Ok(_), None) => {}
+                                        (Err(e), _) => outcomes.push(e),
+                                    });
+                                }
                             }
+                            spill_if_many(&mut spill, spill_at, &mut outcomes);
                         }
                         (outcomes, ev.map(|e| e.failures()).unwrap_or_default())
                     })
@@ -474,11 +510,17 @@ pub fn run(
                 batch.push(unit);
                 if batch.len() == BATCH {
                     let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                    let _ = tx.send(full);
+                    let _ = tx.send(Work::Units(full));
                 }
             });
             if !batch.is_empty() {
-                let _ = tx.send(batch);
+                let _ = tx.send(Work::Units(batch));
+            }
+            // The held units, read back range by range by the workers.
+            let frozen = Arc::new(joiner.freeze());
+            for start in (0..frozen.count()).step_by(HELD_RANGE) {
+                let end = frozen.count().min(start + HELD_RANGE);
+                let _ = tx.send(Work::Held(Arc::clone(&frozen), start..end));
             }
             drop(tx);
             let mut failures = Vec::new();
@@ -493,10 +535,16 @@ pub fn run(
                 }
             }
             analysis.failures = merge_failures(failures);
-        });
-    }
+            frozen
+        })
+    };
     if opts.keep_held {
-        analysis.held = joiner.held().to_vec();
+        frozen.in_reading_order(&mut |u| analysis.held.extend(u.ok()));
+    }
+    if let Some(why) = frozen.disk_failure() {
+        analysis.warnings.push(format!(
+            "les données de jointure n'ont pu être écrites sur disque ({why}) : la suite est gardée en mémoire"
+        ));
     }
     analysis.kept = std::mem::take(&mut feeder.kept);
     analysis.units = feeder.units;
@@ -508,6 +556,24 @@ pub fn run(
         .extend(analysis.failures.iter().map(Failure::to_outcome));
     sort_for_report(&mut analysis.outcomes, &grammars.subjects);
     analysis
+}
+
+/// The joiner of an analysis: its held side in a file of `opts.stash_in`, or in memory when
+/// there is none or it cannot be made (told in `warnings`).
+fn joiner<'g>(grammars: &'g GrammarSet, opts: &Options, warnings: &mut Vec<String>) -> Joiner<'g> {
+    let Some(dir) = &opts.stash_in else {
+        return Joiner::new(grammars);
+    };
+    match Stash::in_dir(dir) {
+        Ok(stash) => Joiner::stashing(grammars, stash),
+        Err(e) => {
+            warnings.push(format!(
+                "les données de jointure ne peuvent être mises de côté dans {} ({e}) : elles sont gardées en mémoire",
+                dir.display()
+            ));
+            Joiner::new(grammars)
+        }
+    }
 }
 
 /// The files of `paths` as inputs.

@@ -81,3 +81,60 @@ fn a_damaged_noemie_990_is_an_error_not_a_rule_failure() {
     assert_eq!(errors(&o), 1);
     assert_eq!(codes(&o), ["G-BENEF"]);
 }
+
+/// The outcomes of the published samples, the held side of the joins kept in `stash_in`.
+fn samples_held_in(stash_in: Option<PathBuf>, jobs: usize) -> vigie::Analysis {
+    let opts = vigie::Options {
+        jobs,
+        as_of: Some(common::date("2026-11-20")),
+        stash_in,
+        keep_held: true,
+        ..vigie::Options::default()
+    };
+    common::setup().analyze(vigie::files(&common::sample_files()), &opts)
+}
+
+#[test]
+fn the_held_side_on_disk_gives_what_it_gives_in_memory_and_leaves_nothing_behind() {
+    let dir = std::env::temp_dir().join(format!("vigie-held-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for jobs in [1, 2] {
+        let in_memory = samples_held_in(None, jobs);
+        let on_disk = samples_held_in(Some(dir.clone()), jobs);
+        assert!(on_disk.warnings.is_empty(), "{:?}", on_disk.warnings);
+        assert!(
+            in_memory.outcomes.iter().any(|o| o.code.starts_with("PJ-")),
+            "the samples join PJ lines to invoices"
+        );
+        assert_eq!(
+            format!("{:?}", on_disk.outcomes),
+            format!("{:?}", in_memory.outcomes)
+        );
+        // The held units read back for the CAS outputs are the same too.
+        assert_eq!(on_disk.held.len(), in_memory.held.len());
+        assert_eq!(
+            format!(
+                "{:?}",
+                on_disk.held.iter().map(|u| &u.node).collect::<Vec<_>>()
+            ),
+            format!(
+                "{:?}",
+                in_memory.held.iter().map(|u| &u.node).collect::<Vec<_>>()
+            )
+        );
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "no file left");
+    }
+    std::fs::remove_dir(&dir).unwrap();
+}
+
+#[test]
+fn a_held_side_that_cannot_go_to_disk_stays_in_memory_and_says_so() {
+    let missing = std::env::temp_dir().join(format!("vigie-no-such-{}", std::process::id()));
+    let analysis = samples_held_in(Some(missing), 2);
+    assert_eq!(analysis.warnings.len(), 1, "{:?}", analysis.warnings);
+    assert!(analysis.warnings[0].contains("gardées en mémoire"));
+    assert_eq!(
+        format!("{:?}", analysis.outcomes),
+        format!("{:?}", samples_held_in(None, 2).outcomes)
+    );
+}

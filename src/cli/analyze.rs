@@ -237,6 +237,9 @@ pub fn run(a: Args) -> ExitCode {
         interpreted: a.interpreted,
         progress: Some(Arc::new(move |bytes| shown.set_position(bytes))),
         spill: Some(spill),
+        // The PJ index, the returns and the invoices they point to wait in a file of their own
+        // rather than in memory.
+        stash_in: Some(std::env::temp_dir()),
         ..Options::default()
     };
     let inputs: Vec<Input> = vigie::files(&files);
@@ -244,6 +247,9 @@ pub fn run(a: Args) -> ExitCode {
     drop(opts);
     analysis.add_errors(walk.errors, &grammars.subjects);
     bar.finish_and_clear();
+    for w in &analysis.warnings {
+        say!("vigie: {w}");
+    }
     if let Some(e) = runs.take_failure() {
         say!("vigie: tri sur disque impossible ({e}) : les résultats restent en mémoire, le rapport est entier");
     }

@@ -465,6 +465,7 @@ impl<'t> Assembler<'t> {
                     grammar: Arc::clone(&self.grammar),
                     ancestors,
                     node: Arc::new(node),
+                    partners: None,
                 });
             }
             Some(parent) => {
@@ -478,6 +479,7 @@ impl<'t> Assembler<'t> {
                 grammar: Arc::clone(&self.grammar),
                 ancestors: Vec::new(),
                 node: Arc::new(node),
+                partners: None,
             }),
         }
     }

@@ -62,6 +62,17 @@ impl KeyTracker {
         self.see(KeySpace::Group(group.id), &refs)
     }
 
+    /// Records one more occurrence of join key `key` in key space `space` and returns its rank
+    /// (1 = first).
+    pub fn see_key(&mut self, space: KeySpace, key: &JoinKey) -> u32 {
+        let counter = match key {
+            JoinKey::Packed(p) => self.packed.entry(space).or_default().entry(*p).or_insert(0),
+            JoinKey::Text(t) => self.text.entry((space, t.to_string())).or_insert(0),
+        };
+        *counter += 1;
+        *counter
+    }
+
     /// Records one more occurrence of `parts` in key space `space` (a group, a join) and returns
     /// its rank (1 = first).
     pub fn see(&mut self, space: KeySpace, parts: &[&Value]) -> u32 {
@@ -82,6 +93,26 @@ impl KeyTracker {
     }
 }
 
+/// A join key as an index holds it: packed into three words when it is digits only.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum JoinKey {
+    /// Digits only.
+    Packed(Packed),
+    /// Any other key, as [`text_key`] writes it.
+    Text(Box<str>),
+}
+
+impl JoinKey {
+    /// The key of `parts`, as their texts: a number and the same digits as text are one key.
+    pub fn of(parts: &[&Value]) -> JoinKey {
+        let text = text_key(parts.iter().copied());
+        match pack_texts(text.split_terminator('\u{1f}')) {
+            Some(p) => JoinKey::Packed(p),
+            None => JoinKey::Text(text.into()),
+        }
+    }
+}
+
 /// A key as one string, its parts separated by a control character no field holds.
 pub fn text_key<'v>(parts: impl IntoIterator<Item = &'v Value>) -> String {
     let mut s = String::with_capacity(32);
@@ -94,11 +125,24 @@ pub fn text_key<'v>(parts: impl IntoIterator<Item = &'v Value>) -> String {
 
 /// Digits-only parts as (lengths signature, concatenated number); `None` when not packable.
 fn pack(parts: &[&Value]) -> Option<Packed> {
+    fn text<'v>(p: &&'v Value) -> Option<&'v str> {
+        match p {
+            Value::Text(t) => Some(t),
+            _ => None,
+        }
+    }
+    if !parts.iter().all(|p| text(p).is_some()) {
+        return None;
+    }
+    pack_texts(parts.iter().filter_map(text))
+}
+
+/// Digits-only texts as (lengths signature, concatenated number); `None` when not packable.
+fn pack_texts<'t>(parts: impl Iterator<Item = &'t str>) -> Option<Packed> {
     let mut value: u128 = 0;
     let mut lens: u64 = 0;
     let mut total = 0usize;
-    for p in parts {
-        let Value::Text(t) = p else { return None };
+    for t in parts {
         if !t.bytes().all(|b| b.is_ascii_digit()) || t.len() > 12 {
             return None;
         }

@@ -2,13 +2,17 @@
 //! with structural recovery, physical counters and duplicate keys across files.
 
 pub mod assemble;
+mod codec;
+mod held;
 pub mod join;
 pub mod keys;
 pub mod read;
+pub mod stash;
 
 use crate::model::{Node, Subject, Value, ValuePath};
 
 pub use assemble::Assembler;
+pub use held::Frozen;
 pub use join::Joiner;
 pub use keys::KeyTracker;
 pub use read::read_file;

@@ -103,8 +103,8 @@ pub struct Node {
 #[derive(Debug, Clone)]
 pub enum Linked {
     /// The indexed nodes with the same key (the PJ lines of an invoice), possibly none. Weak:
-    /// the held side outlives the analysis of the streamed side, and a PJ line points back to
-    /// its invoice, so strong pointers both ways would never be freed.
+    /// a PJ line points back to its invoice, so strong pointers both ways would never be
+    /// freed; the unit read keeps them alive (`Unit::partners`).
     Many(Vec<Weak<Node>>),
     /// The one node this node belongs with (the invoice of a PJ line, the record of an
     /// organism for a doctor and year).
@@ -202,4 +202,8 @@ pub struct Unit {
     pub ancestors: Vec<Arc<Node>>,
     /// The node handed over, with its children.
     pub node: Arc<Node>,
+    /// The nodes of the other side of a join that its links point to, read back for it (and
+    /// for the units read back with it) and kept alive as long as it is: a link to the held
+    /// side is weak.
+    pub partners: Option<Arc<[Arc<Node>]>>,
 }

@@ -1,0 +1,481 @@
+//! The held side of the joins, out of memory: the nodes of the indexed grammars (PJ index,
+//! NOEMIE returns) and the streamed nodes they point to (the invoice of a PJ line) are stashed
+//! as bytes (facts/codec.rs, facts/stash.rs); what stays in memory is, per held node, an id,
+//! where its bytes are and its join cells.
+//!
+//! A unit is evaluated on nodes read back from the stash: a [`Materializer`] reads a node with
+//! everything its cells point to, each node once, and keeps them alive for as long as the unit
+//! is (`Unit::partners`), so that a rule reads `pj.facture.pieces` as it always did.
+
+use std::io;
+use std::ops::Range;
+use std::sync::Arc;
+
+use foldhash::HashMap;
+
+use super::codec::{read_node, Cell, Cells};
+use super::stash::Stash;
+use crate::model::{ErrorCode, Grammar, GrammarSet, Linked, Node, Outcome, Unit};
+
+/// A held unit, in reading order.
+pub enum HeldUnit {
+    /// Stashed at `at`; its file, grammar and ancestors are those of run `run`.
+    Stashed {
+        /// Its run.
+        run: u32,
+        /// Its root's id, if it has one.
+        root: Option<u32>,
+        /// Where its root is stashed.
+        at: u64,
+    },
+    /// Kept in memory (a gather member's).
+    Kept(Box<Unit>),
+}
+
+/// What consecutive stashed units share: their file, grammar and ancestors.
+pub struct Run {
+    /// The file they were read from.
+    pub file: Arc<str>,
+    /// Its grammar.
+    pub grammar: Arc<Grammar>,
+    /// Their ancestors.
+    pub ancestors: Vec<Arc<Node>>,
+}
+
+/// The held side once every streamed unit went by: the held units and gathered facts to
+/// evaluate last, read back from the stash range by range (side by side on several workers).
+pub struct Frozen<'g> {
+    pub(super) set: &'g GrammarSet,
+    pub(super) side: HeldSide,
+    pub(super) held: Vec<HeldUnit>,
+    pub(super) runs: Vec<Run>,
+    pub(super) gathered: Vec<Unit>,
+    /// The held units in the order they are read back: those joined to one another side by
+    /// side (the PJ lines of one invoice), so that what they share is read once.
+    pub(super) order: Vec<u32>,
+}
+
+/// Nodes read back at most for one generation of held units (about 20 MB).
+const GENERATION: usize = 20_000;
+
+impl<'g> Frozen<'g> {
+    /// How many units there are to evaluate: the held units, then the gathered facts.
+    pub fn count(&self) -> usize {
+        self.held.len() + self.gathered.len()
+    }
+
+    /// Hands `each` every unit in reading order (the CAS outputs read them so), each read
+    /// back with what its links point to.
+    pub fn in_reading_order(&self, each: &mut dyn FnMut(Result<Unit, Outcome>)) {
+        self.read_back(0..self.count(), each);
+    }
+
+    /// Hands `each` the units of `range` (of `0..count()`), each read back with what its links
+    /// point to. A unit that cannot be read back is an INTERNAL error naming its file.
+    ///
+    /// Units are read back in generations that share what they read (the PJ lines of one
+    /// invoice point to it, and it to them: each is read once per generation, not once per
+    /// line), kept alive by every unit of the generation.
+    pub fn units(&self, range: Range<usize>, each: &mut dyn FnMut(Result<Unit, Outcome>)) {
+        self.read_back(
+            range.map(|i| self.order.get(i).map_or(i, |&h| h as usize)),
+            each,
+        );
+    }
+
+    /// Hands `each` the units of indexes `units` (held units, then gathered facts).
+    fn read_back(
+        &self,
+        units: impl Iterator<Item = usize>,
+        each: &mut dyn FnMut(Result<Unit, Outcome>),
+    ) {
+        let mut read = Materializer::new(&self.side, self.set);
+        let mut ready: Vec<Unit> = Vec::new();
+        for i in units {
+            match self.held.get(i) {
+                Some(HeldUnit::Kept(unit)) => {
+                    self.hand_over(&mut read, &mut ready, each);
+                    each(Ok((**unit).clone()));
+                }
+                Some(HeldUnit::Stashed { run, at, .. }) => {
+                    let Some(run) = self.runs.get(*run as usize) else {
+                        continue;
+                    };
+                    match read.parked(*at) {
+                        Ok(node) => ready.push(Unit {
+                            file: Arc::clone(&run.file),
+                            grammar: Arc::clone(&run.grammar),
+                            ancestors: run.ancestors.clone(),
+                            node,
+                            partners: None,
+                        }),
+                        Err(e) => each(Err(stash_error(&run.file, &e))),
+                    }
+                    if read.len() >= GENERATION {
+                        self.hand_over(&mut read, &mut ready, each);
+                    }
+                }
+                None => {
+                    self.hand_over(&mut read, &mut ready, each);
+                    if let Some(unit) = i
+                        .checked_sub(self.held.len())
+                        .and_then(|g| self.gathered.get(g))
+                    {
+                        each(Ok(unit.clone()));
+                    }
+                }
+            }
+        }
+        self.hand_over(&mut read, &mut ready, each);
+    }
+
+    /// Hands `each` the units of a generation, which keep alive what was read for them.
+    fn hand_over<'h>(
+        &'h self,
+        read: &mut Materializer<'h>,
+        ready: &mut Vec<Unit>,
+        each: &mut dyn FnMut(Result<Unit, Outcome>),
+    ) {
+        if ready.is_empty() {
+            return;
+        }
+        let fresh = Materializer::new(&self.side, self.set);
+        let kept: Arc<[Arc<Node>]> = std::mem::replace(read, fresh).into_kept().into();
+        for mut unit in ready.drain(..) {
+            unit.partners = Some(Arc::clone(&kept));
+            each(Ok(unit));
+        }
+    }
+
+    /// Why the held side stopped writing to disk, if it did (it then grew in memory).
+    pub fn disk_failure(&self) -> Option<&str> {
+        self.side.disk_failure()
+    }
+}
+
+/// The order in which to read back `held`: units whose roots are joined to one another (by
+/// the cells of `side`, through held or parked nodes) side by side, those pointing to the
+/// same node next to each other, in reading order within; the others (a NOEMIE file, whose
+/// root no join reads) after them, in reading order. A rule that fails on several held units
+/// is told with the first of this order.
+pub fn joined_order(side: &HeldSide, held: &[HeldUnit]) -> Vec<u32> {
+    let mut parent: Vec<u32> = (0..side.places.len()).map(|i| i as u32).collect();
+    let mut parked: HashMap<u64, u32> = HashMap::default();
+    for id in 0..parent.len() {
+        let id = id as u32;
+        for cell in side.cells_of(id) {
+            match cell {
+                Cell::Many(ids) => ids.iter().for_each(|&o| union(&mut parent, id, o)),
+                Cell::Held(o) => union(&mut parent, id, *o),
+                Cell::Parked(blob) => {
+                    let next = parent.len() as u32;
+                    let o = *parked.entry(*blob).or_insert(next);
+                    if o == next {
+                        parent.push(next);
+                    }
+                    union(&mut parent, id, o);
+                }
+                Cell::Unset | Cell::Unreadable => {}
+            }
+        }
+    }
+    let alone = parent.len();
+    // Within a group (the PJ lines of one lot), those that point to the same node (one
+    // invoice) side by side.
+    let first_target = |id: u32| {
+        side.cells_of(id).iter().find_map(|c| match c {
+            Cell::Parked(blob) => Some(*blob),
+            Cell::Held(o) => Some(u64::from(*o) | 1 << 63),
+            Cell::Many(ids) => ids.first().map(|o| u64::from(*o) | 1 << 63),
+            Cell::Unset | Cell::Unreadable => None,
+        })
+    };
+    let mut keyed: Vec<(usize, u64, u32)> = held
+        .iter()
+        .enumerate()
+        .map(|(i, h)| match h {
+            HeldUnit::Stashed { root: Some(r), .. } => (
+                find(&mut parent, *r) as usize,
+                first_target(*r).unwrap_or(u64::MAX),
+                i as u32,
+            ),
+            _ => (alone + i, 0, i as u32),
+        })
+        .collect();
+    keyed.sort_unstable();
+    keyed.into_iter().map(|(_, _, i)| i).collect()
+}
+
+/// The representative of `x`'s group (halving the path to it).
+fn find(parent: &mut [u32], mut x: u32) -> u32 {
+    while let Some(&p) = parent.get(x as usize) {
+        if p == x {
+            break;
+        }
+        let up = parent.get(p as usize).copied().unwrap_or(p);
+        if let Some(slot) = parent.get_mut(x as usize) {
+            *slot = up;
+        }
+        x = up;
+    }
+    x
+}
+
+/// Puts `a` and `b` in one group (the smaller representative leads).
+fn union(parent: &mut [u32], a: u32, b: u32) {
+    let (a, b) = (find(parent, a), find(parent, b));
+    let (low, high) = if a < b { (a, b) } else { (b, a) };
+    if let Some(slot) = parent.get_mut(high as usize) {
+        *slot = low;
+    }
+}
+
+/// The error of a held unit that could not be stashed or read back (a full disk).
+pub fn stash_error(file: &Arc<str>, e: &io::Error) -> Outcome {
+    Outcome::error(
+        ErrorCode::Internal,
+        file,
+        None,
+        None,
+        None,
+        format!(
+            "erreur interne de vigie : les données de jointure de ce fichier n'ont pu être mises de côté ou relues ({e}) (à signaler)"
+        ),
+    )
+}
+
+/// Where a held node's bytes are, and its first cell.
+#[derive(Debug, Clone, Copy)]
+struct Place {
+    at: u64,
+    cells: u32,
+}
+
+/// The held nodes: their bytes in a stash, their ids, their join cells.
+#[derive(Debug, Default)]
+pub struct HeldSide {
+    stash: Stash,
+    places: Vec<Place>,
+    cells: Vec<Cell>,
+}
+
+/// A node not yet stashed (its id reserved first, so that cells may name it).
+const NOT_YET: u64 = u64::MAX;
+
+impl HeldSide {
+    /// A held side whose bytes go to `stash`.
+    pub fn new(stash: Stash) -> HeldSide {
+        HeldSide {
+            stash,
+            places: Vec::new(),
+            cells: Vec::new(),
+        }
+    }
+
+    /// A new id for a node with `slots` join cells, all unset.
+    pub fn reserve(&mut self, slots: usize) -> io::Result<u32> {
+        let id = u32::try_from(self.places.len()).map_err(|_| too_many())?;
+        let cells = u32::try_from(self.cells.len()).map_err(|_| too_many())?;
+        self.places.push(Place { at: NOT_YET, cells });
+        self.cells.resize(self.cells.len() + slots, Cell::Unset);
+        Ok(id)
+    }
+
+    /// Stashes `blob`; returns its offset.
+    pub fn stash(&mut self, blob: &[u8]) -> io::Result<u64> {
+        self.stash.put(blob)
+    }
+
+    /// Says where the bytes of node `id` are.
+    pub fn place(&mut self, id: u32, at: u64) {
+        if let Some(p) = self.places.get_mut(id as usize) {
+            p.at = at;
+        }
+    }
+
+    /// Sets cell `slot` of node `id`, unless it is set already (the first join decides).
+    pub fn set_cell(&mut self, id: u32, slot: usize, cell: Cell) {
+        let Some(place) = self.places.get(id as usize) else {
+            return;
+        };
+        let end = self
+            .places
+            .get(id as usize + 1)
+            .map_or(self.cells.len(), |next| next.cells as usize);
+        let i = place.cells as usize + slot;
+        if i < end {
+            if let Some(c @ Cell::Unset) = self.cells.get_mut(i) {
+                *c = cell;
+            }
+        }
+    }
+
+    /// The cells of node `id`, by slot.
+    fn cells_of(&self, id: u32) -> &[Cell] {
+        let Some(place) = self.places.get(id as usize) else {
+            return &[];
+        };
+        let end = self
+            .places
+            .get(id as usize + 1)
+            .map_or(self.cells.len(), |next| next.cells as usize);
+        self.cells.get(place.cells as usize..end).unwrap_or(&[])
+    }
+
+    /// Why the stash stopped writing to its file, if it did (it then keeps bytes in memory).
+    pub fn disk_failure(&self) -> Option<&str> {
+        self.stash.failure()
+    }
+}
+
+fn too_many() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::OutOfMemory,
+        "plus de 4 milliards de nœuds gardés pour les jointures",
+    )
+}
+
+/// Reads held and parked nodes back, each once, with what their cells point to.
+pub struct Materializer<'h> {
+    held: &'h HeldSide,
+    set: &'h GrammarSet,
+    ids: HashMap<u32, Arc<Node>>,
+    parked: HashMap<u64, Arc<Node>>,
+    bytes: Vec<u8>,
+    /// Why a read failed: a node may then be half read, so nothing more is read.
+    failed: Option<(io::ErrorKind, String)>,
+}
+
+impl<'h> Materializer<'h> {
+    /// Reads from `held`, the nodes of grammars of `set`.
+    pub fn new(held: &'h HeldSide, set: &'h GrammarSet) -> Self {
+        Materializer {
+            held,
+            set,
+            ids: HashMap::default(),
+            parked: HashMap::default(),
+            bytes: Vec::new(),
+            failed: None,
+        }
+    }
+
+    /// Says that the node parked at `at` is `node`, still in memory: cells that point to it
+    /// get it rather than a copy (the invoice being evaluated, for its PJ lines).
+    pub fn seed(&mut self, at: u64, node: Arc<Node>) {
+        self.parked.insert(at, node);
+    }
+
+    /// The held node `id`.
+    pub fn node(&mut self, id: u32) -> io::Result<Arc<Node>> {
+        if let Some(n) = self.ids.get(&id) {
+            return Ok(Arc::clone(n));
+        }
+        let at = self
+            .held
+            .places
+            .get(id as usize)
+            .map(|p| p.at)
+            .filter(|&at| at != NOT_YET)
+            .ok_or_else(|| missing("nœud gardé"))?;
+        self.read(at, Some(id))
+    }
+
+    /// The node stashed at `at` (a held unit's root, or a parked node).
+    pub fn parked(&mut self, at: u64) -> io::Result<Arc<Node>> {
+        if let Some(n) = self.parked.get(&at) {
+            return Ok(Arc::clone(n));
+        }
+        self.read(at, None)
+    }
+
+    fn read(&mut self, at: u64, id: Option<u32>) -> io::Result<Arc<Node>> {
+        if let Some((kind, why)) = &self.failed {
+            return Err(io::Error::new(*kind, why.clone()));
+        }
+        let read = self.read_fresh(at, id);
+        if let Err(e) = &read {
+            self.failed = Some((e.kind(), e.to_string()));
+        }
+        read
+    }
+
+    fn read_fresh(&mut self, at: u64, id: Option<u32>) -> io::Result<Arc<Node>> {
+        let mut bytes = std::mem::take(&mut self.bytes);
+        self.held.stash.get(at, &mut bytes)?;
+        let mut fills = Vec::new();
+        let set = self.set;
+        let read = read_node(&bytes, set, &mut |child| self.node(child), &mut fills);
+        self.bytes = bytes;
+        let read = read?;
+        // A unit's root read by its place may have been read already by its id.
+        if let Some(known) = read.id.and_then(|id| self.ids.get(&id)) {
+            return Ok(Arc::clone(known));
+        }
+        let node = Arc::new(read.node);
+        match read.id.or(id) {
+            Some(id) => {
+                self.ids.insert(id, Arc::clone(&node));
+                let held = self.held;
+                let cells: Cells = held.cells_of(id).iter().cloned().enumerate().collect();
+                self.fill(&node, cells)?;
+            }
+            None => {
+                if let Some(known) = self.parked.get(&at) {
+                    return Ok(Arc::clone(known));
+                }
+                self.parked.insert(at, Arc::clone(&node));
+                self.fill(&node, read.cells)?;
+            }
+        }
+        for (n, cells) in fills {
+            self.fill(&n, cells)?;
+        }
+        Ok(node)
+    }
+
+    /// Sets the join cells of `node` (the nodes they point to read as needed).
+    fn fill(&mut self, node: &Node, cells: Cells) -> io::Result<()> {
+        for (slot, cell) in cells {
+            if let (Some(linked), Some(lock)) = (self.linked(&cell)?, node.links.get(slot)) {
+                let _ = lock.set(linked);
+            }
+        }
+        Ok(())
+    }
+
+    /// What `cell` gives a node's `links`.
+    pub fn linked(&mut self, cell: &Cell) -> io::Result<Option<Linked>> {
+        Ok(Some(match cell {
+            Cell::Unset => return Ok(None),
+            Cell::Unreadable => Linked::Unreadable,
+            Cell::Many(ids) => Linked::Many(
+                ids.iter()
+                    .map(|&id| self.node(id).map(|n| Arc::downgrade(&n)))
+                    .collect::<io::Result<_>>()?,
+            ),
+            Cell::Held(id) => Linked::One(self.node(*id)?),
+            Cell::Parked(at) => Linked::One(self.parked(*at)?),
+        }))
+    }
+
+    /// How many nodes were read or seeded.
+    pub fn len(&self) -> usize {
+        self.ids.len() + self.parked.len()
+    }
+
+    /// Every node read or seeded: kept alive with the unit they were read for (the links to
+    /// held nodes are weak).
+    pub fn into_kept(self) -> Vec<Arc<Node>> {
+        self.ids
+            .into_values()
+            .chain(self.parked.into_values())
+            .collect()
+    }
+}
+
+fn missing(what: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::NotFound,
+        format!("{what} introuvable parmi les données de jointure mises de côté"),
+    )
+}
