@@ -59,10 +59,14 @@ fn the_project_rules_pass_the_check() {
     assert!(setup.is_ok(), "{}", setup.err().unwrap());
 }
 
-/// A copy of the project's grammars with `edit` applied to `file`.
+/// A copy of the project's grammars with `edit` applied to `file`, in a folder of its own
+/// (tests run side by side: two copies of one file must not share a folder).
 fn grammars_with(file: &str, edit: impl Fn(&str) -> String) -> std::path::PathBuf {
+    static COPIES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = COPIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let root = common::root();
-    let dir = std::env::temp_dir().join(format!("vigie-grammars-{}-{file}", std::process::id()));
+    let dir =
+        std::env::temp_dir().join(format!("vigie-grammars-{}-{n}-{file}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     for e in std::fs::read_dir(root.join("grammars")).unwrap() {
         let p = e.unwrap().path();
