@@ -18,7 +18,7 @@ use vigie::{Input, Options, Spill};
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  vigie analyze examples/\n  vigie analyze --as-of 2026-11-20 --format jsonl lots/*.b2 pieces.scor.csv\n  vigie analyze --fail-on rejet --format csv --output rapport.csv depot/"
+    after_help = "Examples:\n  vigie analyze examples/\n  vigie analyze --as-of 2026-11-20 --format jsonl lots/*.b2 pieces.scor.csv\n  vigie analyze --fail-on rejet --format csv --output rapport.csv depot/\n\nTemporary files: the outcomes memory does not keep (sorted runs) and the joined side (PJ\nindex, NOEMIE returns, the invoices they point to) wait in the system's temporary folder\n(TMPDIR), readable by you alone, and are removed when the analysis ends."
 )]
 pub struct Args {
     /// Files or folders to analyse, in any mix of formats (folders are walked, sorted by name).
