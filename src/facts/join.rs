@@ -687,13 +687,25 @@ impl<'g> Joiner<'g> {
     /// The held side once every streamed unit went by, for the evaluation of the held units
     /// (the index and the claims are dropped).
     pub fn freeze(self) -> Frozen<'g> {
-        let order = joined_order(&self.side, &self.held);
+        let Joiner {
+            set,
+            side,
+            held,
+            runs,
+            gathered,
+            index,
+            claims,
+            ..
+        } = self;
+        // The indexes and the claims are done with: freed before the order is computed.
+        drop((index, claims));
+        let order = joined_order(&side, &held);
         Frozen {
-            set: self.set,
-            side: self.side,
-            held: self.held,
-            runs: self.runs,
-            gathered: self.gathered,
+            set,
+            side,
+            held,
+            runs,
+            gathered,
             order,
         }
     }
