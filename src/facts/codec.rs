@@ -21,7 +21,7 @@ pub enum Cell {
     /// A part of the key could not be read.
     Unreadable,
     /// The held nodes of these ids (the PJ lines of an invoice).
-    Many(Box<[u32]>),
+    Many(Arc<[u32]>),
     /// The held node of this id.
     Held(u32),
     /// A node stashed at this offset (the invoice of a PJ line).
@@ -352,7 +352,7 @@ impl<'b> Reader<'b> {
                 let n = self.len()?;
                 let ids = (0..n.min(self.bytes.len()))
                     .map(|_| self.u32())
-                    .collect::<io::Result<Box<[u32]>>>()?;
+                    .collect::<io::Result<Arc<[u32]>>>()?;
                 if ids.len() != n {
                     return Err(invalid("données coupées"));
                 }

@@ -382,7 +382,8 @@ impl<'g> Joiner<'g> {
     /// Links held sides together (a return with its PJ lines) and builds the gathered facts.
     pub fn seal(&mut self) {
         let held_from = std::mem::take(&mut self.held_from);
-        let mut firsts: Vec<(u32, usize, bool)> = Vec::new();
+        let mut firsts = Firsts::default();
+        let mut shared: HashMap<(usize, &JoinKey), Arc<[u32]>> = HashMap::new();
         for from in &held_from {
             let (Some(link), Some(&space)) = (
                 self.set.links.get(from.link),
@@ -390,25 +391,25 @@ impl<'g> Joiner<'g> {
             ) else {
                 continue;
             };
-            firsts.retain(|(id, _, _)| *id == from.id);
-            let first = link.every
-                || match firsts.iter().find(|(_, s, _)| *s == space) {
-                    Some((_, _, f)) => *f,
-                    None => {
-                        let f = self.claims.see_key(KeySpace::Link(space), &from.key) == 1;
-                        firsts.push((from.id, space, f));
-                        f
-                    }
+            if firsts.node != Some(from.id) {
+                firsts = Firsts {
+                    node: Some(from.id),
+                    ..Firsts::default()
                 };
-            if !first {
+            }
+            if !link.every && !self.first_of_key(&mut firsts, space, &from.key) {
                 continue;
             }
             let ix = self.index_of.get(from.link).copied().unwrap_or(from.link);
-            let matches: Box<[u32]> = self
-                .index
-                .get(ix)
-                .and_then(|index| index.get(&from.key))
-                .map_or_else(Box::default, |ids| ids.as_slice().into());
+            // Returns repeated for one invoice (`every`) share its PJ lines' ids.
+            let matches = match shared.get(&(ix, &from.key)) {
+                Some(ids) => Arc::clone(ids),
+                None => {
+                    let ids = self.matches(ix, &from.key);
+                    shared.insert((ix, &from.key), Arc::clone(&ids));
+                    ids
+                }
+            };
             if let Some(back) = link.to.slot {
                 for &m in matches.iter() {
                     self.side.set_cell(m, back, Cell::Held(from.id));
@@ -419,6 +420,25 @@ impl<'g> Joiner<'g> {
             }
         }
         self.gathered = self.gather();
+    }
+
+    /// Whether a node with `key` is the first of its key in claim space `space`: decided once
+    /// per node and space (links sharing a space share the decision), counted in `firsts`.
+    fn first_of_key(&mut self, firsts: &mut Firsts, space: usize, key: &JoinKey) -> bool {
+        if let Some((_, first)) = firsts.decided.iter().find(|(s, _)| *s == space) {
+            return *first;
+        }
+        let first = self.claims.see_key(KeySpace::Link(space), key) == 1;
+        firsts.decided.push((space, first));
+        first
+    }
+
+    /// The ids of the held nodes index `ix` holds under `key` (none: empty).
+    fn matches(&self, ix: usize, key: &JoinKey) -> Arc<[u32]> {
+        self.index
+            .get(ix)
+            .and_then(|index| index.get(key))
+            .map_or_else(|| Arc::from([]), |ids| ids.as_slice().into())
     }
 
     /// Links the nodes of a unit that are the streamed side of a link: the first node of each
@@ -435,7 +455,7 @@ impl<'g> Joiner<'g> {
         let grammar = Arc::clone(&unit.grammar);
         let mut bare_unit_node: Option<Arc<Node>> = None;
         each_node(unit, depth, &mut |chain, node| {
-            let mut firsts: Vec<(usize, bool)> = Vec::new();
+            let mut firsts = Firsts::default();
             for (gi, role) in &roles {
                 let Role::From(li) = *role else { continue };
                 if node.group.index != *gi {
@@ -453,24 +473,11 @@ impl<'g> Joiner<'g> {
                 };
                 let refs: Vec<&Value> = parts.iter().map(|v| &**v).collect();
                 let key = JoinKey::of(&refs);
-                let first = link.every
-                    || match firsts.iter().find(|(s, _)| *s == space) {
-                        Some((_, f)) => *f,
-                        None => {
-                            let f = self.claims.see_key(KeySpace::Link(space), &key) == 1;
-                            firsts.push((space, f));
-                            f
-                        }
-                    };
-                if !first {
+                if !link.every && !self.first_of_key(&mut firsts, space, &key) {
                     continue;
                 }
                 let ix = self.index_of.get(li).copied().unwrap_or(li);
-                let matches: Box<[u32]> = self
-                    .index
-                    .get(ix)
-                    .and_then(|index| index.get(&key))
-                    .map_or_else(Box::default, |ids| ids.as_slice().into());
+                let matches = self.matches(ix, &key);
                 match link.to.slot {
                     Some(back) if !matches.is_empty() => {
                         // A node handed over as a unit of a streamed parent (a lot) is kept
@@ -717,7 +724,15 @@ struct Back {
     partner: Arc<Node>,
     source: usize,
     slot: usize,
-    ids: Box<[u32]>,
+    ids: Arc<[u32]>,
+}
+
+/// The "first of its key" decisions taken for one node, by claim space.
+#[derive(Default)]
+struct Firsts {
+    /// The held node they were taken for (streamed nodes: `None`, one `Firsts` each).
+    node: Option<u32>,
+    decided: Vec<(usize, bool)>,
 }
 
 /// What the streamed nodes of a unit claimed of the held side.
@@ -726,7 +741,7 @@ struct Claimed {
     /// Partners held nodes point back to.
     backs: Vec<Back>,
     /// Streamed nodes' link properties: (node, slot, ids of the held nodes).
-    many: Vec<(Arc<Node>, usize, Box<[u32]>)>,
+    many: Vec<(Arc<Node>, usize, Arc<[u32]>)>,
     /// Where in `many` each (node address, slot) is.
     many_at: HashMap<(usize, usize), usize>,
 }

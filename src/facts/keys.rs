@@ -1,6 +1,9 @@
 //! Duplicate keys over a whole run (`FAC-DBL`): how many times each key was seen, in file order.
 
+use std::hash::BuildHasher;
+
 use foldhash::HashMap;
+use hashbrown::HashTable;
 
 use std::borrow::Cow;
 
@@ -40,7 +43,9 @@ pub enum KeySpace {
 #[derive(Debug, Default)]
 pub struct KeyTracker {
     packed: HashMap<KeySpace, HashMap<Packed, u32>>,
-    text: HashMap<(KeySpace, String), u32>,
+    text: HashMap<KeySpace, TextKeys>,
+    /// The text of the key being counted (kept to spare an allocation per key).
+    scratch: String,
 }
 
 /// A digits-only key: its parts' lengths, then the number they make (high and low words).
@@ -65,31 +70,94 @@ impl KeyTracker {
     /// Records one more occurrence of join key `key` in key space `space` and returns its rank
     /// (1 = first).
     pub fn see_key(&mut self, space: KeySpace, key: &JoinKey) -> u32 {
-        let counter = match key {
-            JoinKey::Packed(p) => self.packed.entry(space).or_default().entry(*p).or_insert(0),
-            JoinKey::Text(t) => self.text.entry((space, t.to_string())).or_insert(0),
-        };
-        *counter += 1;
-        *counter
+        match key {
+            JoinKey::Packed(p) => self.see_packed(space, *p),
+            JoinKey::Text(t) => self.text.entry(space).or_default().see(t.as_bytes()),
+        }
     }
 
     /// Records one more occurrence of `parts` in key space `space` (a group, a join) and returns
     /// its rank (1 = first).
     pub fn see(&mut self, space: KeySpace, parts: &[&Value]) -> u32 {
-        let counter = match pack(parts) {
-            Some(key) => self
-                .packed
-                .entry(space)
-                .or_default()
-                .entry(key)
-                .or_insert(0),
-            None => self
-                .text
-                .entry((space, text_key(parts.iter().copied())))
-                .or_insert(0),
-        };
+        if let Some(key) = pack(parts) {
+            return self.see_packed(space, key);
+        }
+        self.scratch.clear();
+        write_text_key(&mut self.scratch, parts.iter().copied());
+        self.text
+            .entry(space)
+            .or_default()
+            .see(self.scratch.as_bytes())
+    }
+
+    fn see_packed(&mut self, space: KeySpace, key: Packed) -> u32 {
+        let counter = self
+            .packed
+            .entry(space)
+            .or_default()
+            .entry(key)
+            .or_insert(0);
         *counter += 1;
         *counter
+    }
+}
+
+/// The text keys of one key space (PJ fingerprints, keys with letters), their bytes one after
+/// the other in one buffer: a key costs its length and 16 bytes, not a `String` of its own.
+#[derive(Default)]
+struct TextKeys {
+    bytes: Vec<u8>,
+    table: HashTable<TextKey>,
+    hasher: foldhash::fast::FixedState,
+}
+
+/// A key of [`TextKeys`]: where its bytes are, and how many times it was seen.
+struct TextKey {
+    at: u64,
+    len: u32,
+    count: u32,
+}
+
+impl TextKeys {
+    /// Counts one more occurrence of `key` and returns its rank (1 = first).
+    fn see(&mut self, key: &[u8]) -> u32 {
+        let TextKeys {
+            bytes,
+            table,
+            hasher,
+        } = self;
+        let hash = hasher.hash_one(key);
+        if let Some(found) = table.find_mut(hash, |k| k.text(bytes) == key) {
+            found.count += 1;
+            return found.count;
+        }
+        let at = bytes.len() as u64;
+        // A key longer than 4 GB cannot be: a record line is far shorter.
+        let len = u32::try_from(key.len()).unwrap_or(u32::MAX);
+        bytes.extend_from_slice(key);
+        table.insert_unique(hash, TextKey { at, len, count: 1 }, |k| {
+            hasher.hash_one(k.text(bytes))
+        });
+        1
+    }
+}
+
+impl TextKey {
+    /// Its bytes in `bytes` (those of its [`TextKeys`]).
+    fn text<'b>(&self, bytes: &'b [u8]) -> &'b [u8] {
+        let at = usize::try_from(self.at).unwrap_or(usize::MAX);
+        bytes
+            .get(at..at.saturating_add(self.len as usize))
+            .unwrap_or_default()
+    }
+}
+
+impl std::fmt::Debug for TextKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TextKeys")
+            .field("keys", &self.table.len())
+            .field("bytes", &self.bytes.len())
+            .finish()
     }
 }
 
@@ -105,6 +173,9 @@ pub enum JoinKey {
 impl JoinKey {
     /// The key of `parts`, as their texts: a number and the same digits as text are one key.
     pub fn of(parts: &[&Value]) -> JoinKey {
+        if let Some(p) = pack(parts) {
+            return JoinKey::Packed(p);
+        }
         let text = text_key(parts.iter().copied());
         match pack_texts(text.split_terminator('\u{1f}')) {
             Some(p) => JoinKey::Packed(p),
@@ -116,11 +187,16 @@ impl JoinKey {
 /// A key as one string, its parts separated by a control character no field holds.
 pub fn text_key<'v>(parts: impl IntoIterator<Item = &'v Value>) -> String {
     let mut s = String::with_capacity(32);
-    for p in parts {
-        p.write_display(&mut s);
-        s.push('\u{1f}');
-    }
+    write_text_key(&mut s, parts);
     s
+}
+
+/// Appends the key of `parts` to `out`, as [`text_key`] writes it.
+fn write_text_key<'v>(out: &mut String, parts: impl IntoIterator<Item = &'v Value>) {
+    for p in parts {
+        p.write_display(out);
+        out.push('\u{1f}');
+    }
 }
 
 /// Digits-only parts as (lengths signature, concatenated number); `None` when not packable.
@@ -191,5 +267,37 @@ mod tests {
         assert_eq!(k.see(KeySpace::Group(3), &[&t("123"), &t("45")]), 1);
         assert_eq!(k.see(KeySpace::Group(3), &[&t("A1"), &t("45")]), 1);
         assert_eq!(k.see(KeySpace::Group(3), &[&t("A1"), &t("45")]), 2);
+    }
+
+    #[test]
+    fn text_keys_keep_their_counts_as_the_table_grows() {
+        let mut k = KeyTracker::default();
+        let fingerprint = |i: usize| t(&format!("{:064x}", i * 7919));
+        for round in 1..=2 {
+            for i in 0..5_000 {
+                assert_eq!(
+                    k.see(KeySpace::Group(9), &[&fingerprint(i)]),
+                    round,
+                    "key {i}"
+                );
+            }
+        }
+        // The same text through a join key, in another space, then in the same one.
+        let key = JoinKey::of(&[&fingerprint(3)]);
+        assert!(matches!(key, JoinKey::Text(_)));
+        assert_eq!(k.see_key(KeySpace::Link(0), &key), 1);
+        assert_eq!(k.see_key(KeySpace::Group(9), &key), 3);
+    }
+
+    #[test]
+    fn a_number_and_its_digits_as_text_are_one_join_key() {
+        assert_eq!(
+            JoinKey::of(&[&Value::Int(42), &t("7")]),
+            JoinKey::of(&[&t("42"), &t("7")])
+        );
+        assert_ne!(
+            JoinKey::of(&[&t("42"), &t("7")]),
+            JoinKey::of(&[&t("4"), &t("27")])
+        );
     }
 }
