@@ -14,7 +14,7 @@ use std::sync::Arc;
 use foldhash::HashMap;
 
 use super::codec::{read_node, Cell, Cells};
-use super::stash::Stash;
+use super::stash::{Stash, REF_BITS};
 use crate::model::{ErrorCode, Grammar, GrammarSet, Linked, Node, Outcome, Unit};
 
 /// A held unit, in reading order.
@@ -166,10 +166,10 @@ pub fn joined_order(side: &HeldSide, held: &[HeldUnit]) -> Vec<u32> {
         for cell in side.cells_of(id) {
             match cell {
                 Cell::Many(ids) => ids.iter().for_each(|&o| union(&mut parent, id, o)),
-                Cell::Held(o) => union(&mut parent, id, *o),
+                Cell::Held(o) => union(&mut parent, id, o),
                 Cell::Parked(blob) => {
                     let next = parent.len() as u32;
-                    let o = *parked.entry(*blob).or_insert(next);
+                    let o = *parked.entry(blob).or_insert(next);
                     if o == next {
                         parent.push(next);
                     }
@@ -183,9 +183,9 @@ pub fn joined_order(side: &HeldSide, held: &[HeldUnit]) -> Vec<u32> {
     // Within a group (the PJ lines of one lot), those that point to the same node (one
     // invoice) side by side.
     let first_target = |id: u32| {
-        side.cells_of(id).iter().find_map(|c| match c {
-            Cell::Parked(blob) => Some(*blob),
-            Cell::Held(o) => Some(u64::from(*o) | 1 << 63),
+        side.cells_of(id).find_map(|c| match c {
+            Cell::Parked(blob) => Some(blob),
+            Cell::Held(o) => Some(u64::from(o) | 1 << 63),
             Cell::Many(ids) => ids.first().map(|o| u64::from(*o) | 1 << 63),
             Cell::Unset | Cell::Unreadable => None,
         })
@@ -256,7 +256,23 @@ struct Place {
 pub struct HeldSide {
     stash: Stash,
     places: Vec<Place>,
-    cells: Vec<Cell>,
+    cells: Vec<Word>,
+    /// The id lists of `Cell::Many` cells (one list shared by the returns of one invoice).
+    lists: Vec<Arc<[u32]>>,
+}
+
+/// A join cell in one word (8 bytes a slot, where a [`Cell`] takes 24): its kind in the two
+/// high bits, then an id, a list's index in [`HeldSide::lists`] or a stash reference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Word(u64);
+
+impl Word {
+    const UNSET: Word = Word(0);
+    const UNREADABLE: Word = Word(1);
+    const HELD: u64 = 1 << REF_BITS;
+    const MANY: u64 = 2 << REF_BITS;
+    const PARKED: u64 = 3 << REF_BITS;
+    const VALUE: u64 = (1 << REF_BITS) - 1;
 }
 
 /// A node not yet stashed (its id reserved first, so that cells may name it).
@@ -267,8 +283,7 @@ impl HeldSide {
     pub fn new(stash: Stash) -> HeldSide {
         HeldSide {
             stash,
-            places: Vec::new(),
-            cells: Vec::new(),
+            ..HeldSide::default()
         }
     }
 
@@ -277,7 +292,7 @@ impl HeldSide {
         let id = u32::try_from(self.places.len()).map_err(|_| too_many())?;
         let cells = u32::try_from(self.cells.len()).map_err(|_| too_many())?;
         self.places.push(Place { at: NOT_YET, cells });
-        self.cells.resize(self.cells.len() + slots, Cell::Unset);
+        self.cells.resize(self.cells.len() + slots, Word::UNSET);
         Ok(id)
     }
 
@@ -295,31 +310,53 @@ impl HeldSide {
 
     /// Sets cell `slot` of node `id`, unless it is set already (the first join decides).
     pub fn set_cell(&mut self, id: u32, slot: usize, cell: Cell) {
-        let Some(place) = self.places.get(id as usize) else {
+        let range = self.cell_range(id);
+        let Some(i) = range.start.checked_add(slot).filter(|i| range.contains(i)) else {
             return;
         };
-        let end = self
-            .places
-            .get(id as usize + 1)
-            .map_or(self.cells.len(), |next| next.cells as usize);
-        let i = place.cells as usize + slot;
-        if i < end {
-            if let Some(c @ Cell::Unset) = self.cells.get_mut(i) {
-                *c = cell;
+        if self.cells.get(i) != Some(&Word::UNSET) {
+            return;
+        }
+        let word = match cell {
+            Cell::Unset => return,
+            Cell::Unreadable => Word::UNREADABLE,
+            Cell::Held(id) => Word(Word::HELD | u64::from(id)),
+            Cell::Parked(at) => Word(Word::PARKED | (at & Word::VALUE)),
+            Cell::Many(ids) => {
+                self.lists.push(ids);
+                Word(Word::MANY | (self.lists.len() - 1) as u64)
             }
+        };
+        if let Some(c) = self.cells.get_mut(i) {
+            *c = word;
         }
     }
 
     /// The cells of node `id`, by slot.
-    fn cells_of(&self, id: u32) -> &[Cell] {
+    fn cells_of(&self, id: u32) -> impl Iterator<Item = Cell> + '_ {
+        let words = self.cells.get(self.cell_range(id)).unwrap_or(&[]);
+        words.iter().map(|&Word(w)| match w & !Word::VALUE {
+            Word::HELD => Cell::Held((w & Word::VALUE) as u32),
+            Word::PARKED => Cell::Parked(w & Word::VALUE),
+            Word::MANY => usize::try_from(w & Word::VALUE)
+                .ok()
+                .and_then(|i| self.lists.get(i))
+                .map_or(Cell::Unset, |ids| Cell::Many(Arc::clone(ids))),
+            _ if Word(w) == Word::UNREADABLE => Cell::Unreadable,
+            _ => Cell::Unset,
+        })
+    }
+
+    /// Where the cells of node `id` are in `cells` (empty for an unknown id).
+    fn cell_range(&self, id: u32) -> Range<usize> {
         let Some(place) = self.places.get(id as usize) else {
-            return &[];
+            return 0..0;
         };
         let end = self
             .places
             .get(id as usize + 1)
             .map_or(self.cells.len(), |next| next.cells as usize);
-        self.cells.get(place.cells as usize..end).unwrap_or(&[])
+        place.cells as usize..end
     }
 
     /// Why the stash stopped writing to its file, if it did (it then keeps bytes in memory).
@@ -416,7 +453,7 @@ impl<'h> Materializer<'h> {
             Some(id) => {
                 self.ids.insert(id, Arc::clone(&node));
                 let held = self.held;
-                let cells: Cells = held.cells_of(id).iter().cloned().enumerate().collect();
+                let cells: Cells = held.cells_of(id).enumerate().collect();
                 self.fill(&node, cells)?;
             }
             None => {

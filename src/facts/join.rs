@@ -32,7 +32,31 @@ use crate::model::{
 };
 
 /// The index of a link's held side: key → ids of the held nodes, in reading order.
-type Index = foldhash::HashMap<JoinKey, Vec<u32>>;
+type Index = foldhash::HashMap<JoinKey, Ids>;
+
+/// The ids of an index key: most keys have one (an invoice's one PJ line, its one return),
+/// kept in the entry itself rather than in a list of its own.
+#[derive(Debug, Clone)]
+enum Ids {
+    One(u32),
+    Many(Vec<u32>),
+}
+
+impl Ids {
+    fn push(&mut self, id: u32) {
+        match self {
+            Ids::One(first) => *self = Ids::Many(vec![*first, id]),
+            Ids::Many(ids) => ids.push(id),
+        }
+    }
+
+    fn as_slice(&self) -> &[u32] {
+        match self {
+            Ids::One(id) => std::slice::from_ref(id),
+            Ids::Many(ids) => ids,
+        }
+    }
+}
 
 /// What a group takes part in.
 #[derive(Debug, Clone, Copy)]
@@ -320,7 +344,10 @@ impl<'g> Joiner<'g> {
                         indexed.push(ix);
                         let refs: Vec<&Value> = parts.iter().map(|v| &**v).collect();
                         if let Some(index) = self.index.get_mut(ix) {
-                            index.entry(JoinKey::of(&refs)).or_default().push(id);
+                            index
+                                .entry(JoinKey::of(&refs))
+                                .and_modify(|ids| ids.push(id))
+                                .or_insert(Ids::One(id));
                         }
                     } else if key_faulty(&link.to.key, chain) {
                         if let Some(slot) = link.to.slot {

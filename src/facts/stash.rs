@@ -32,8 +32,12 @@ const LEN: usize = 4;
 /// Bits of a reference that hold the blob's length (0: longer, read before the blob) …
 const LEN_BITS: u32 = 24;
 
-/// … and those that hold its offset (a stash of at most 1 Tio).
-const AT_BITS: u32 = 64 - LEN_BITS;
+/// Bits a reference uses: the two high bits of a word are left to whoever keeps a reference
+/// beside other things (the held side's join cells).
+pub const REF_BITS: u32 = 62;
+
+/// … and those that hold its offset (a stash of at most 256 Gio).
+const AT_BITS: u32 = REF_BITS - LEN_BITS;
 
 impl Stash {
     /// A stash kept in memory.
