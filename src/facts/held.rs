@@ -289,7 +289,11 @@ impl HeldSide {
 
     /// A new id for a node with `slots` join cells, all unset.
     pub fn reserve(&mut self, slots: usize) -> io::Result<u32> {
-        let id = u32::try_from(self.places.len()).map_err(|_| too_many())?;
+        // Ids stay below 2^31: an index entry's high bit says it names a list (facts/join.rs).
+        let id = u32::try_from(self.places.len())
+            .ok()
+            .filter(|id| *id < 1 << 31)
+            .ok_or_else(too_many)?;
         let cells = u32::try_from(self.cells.len()).map_err(|_| too_many())?;
         self.places.push(Place { at: NOT_YET, cells });
         self.cells.resize(self.cells.len() + slots, Word::UNSET);
@@ -368,7 +372,7 @@ impl HeldSide {
 fn too_many() -> io::Error {
     io::Error::new(
         io::ErrorKind::OutOfMemory,
-        "plus de 4 milliards de nœuds gardés pour les jointures",
+        "plus de 2 milliards de nœuds gardés pour les jointures",
     )
 }
 

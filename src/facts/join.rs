@@ -24,36 +24,53 @@ use std::sync::Arc;
 
 use super::codec::{write_node, Cell, Cells};
 use super::held::{joined_order, stash_error, Frozen, HeldSide, HeldUnit, Materializer, Run};
-use super::keys::{key_faulty, key_values, JoinKey, KeySpace};
+use super::keys::{key_faulty, key_values, JoinKey, KeyMap, KeySpace};
 use super::stash::Stash;
 use super::KeyTracker;
 use crate::model::{
     Grammar, GrammarSet, LinkDef, Linked, Node, NodeState, Outcome, Record, Unit, Value, ValuePath,
 };
 
-/// The index of a link's held side: key → ids of the held nodes, in reading order.
-type Index = foldhash::HashMap<JoinKey, Ids>;
-
-/// The ids of an index key: most keys have one (an invoice's one PJ line, its one return),
-/// kept in the entry itself rather than in a list of its own.
-#[derive(Debug, Clone)]
-enum Ids {
-    One(u32),
-    Many(Vec<u32>),
+/// The index of a link's held side: key → ids of the held nodes, in reading order. A key with
+/// one id keeps it in its entry; one with several, the index of its list (high bit set).
+#[derive(Debug, Default)]
+struct Index {
+    keys: KeyMap,
+    lists: Vec<Vec<u32>>,
 }
 
-impl Ids {
-    fn push(&mut self, id: u32) {
-        match self {
-            Ids::One(first) => *self = Ids::Many(vec![*first, id]),
-            Ids::Many(ids) => ids.push(id),
+/// The bit of an index entry that says it names a list, not an id.
+const LIST: u32 = 1 << 31;
+
+impl Index {
+    /// Adds held node `id` (ids are below [`LIST`]) to the ids of `key`.
+    fn push(&mut self, key: &JoinKey, id: u32) {
+        let (entry, new) = self.keys.slot(key.as_key(), id);
+        if new {
+            return;
         }
+        if *entry & LIST != 0 {
+            if let Some(list) = self.lists.get_mut((*entry & !LIST) as usize) {
+                list.push(id);
+            }
+            return;
+        }
+        let Ok(at) = u32::try_from(self.lists.len()) else {
+            return;
+        };
+        self.lists.push(vec![*entry, id]);
+        *entry = LIST | at;
     }
 
-    fn as_slice(&self) -> &[u32] {
-        match self {
-            Ids::One(id) => std::slice::from_ref(id),
-            Ids::Many(ids) => ids,
+    /// The ids of `key` (none: empty).
+    fn ids(&self, key: &JoinKey) -> Arc<[u32]> {
+        match self.keys.get(key.as_key()) {
+            None => Arc::from([]),
+            Some(e) if e & LIST != 0 => self
+                .lists
+                .get((e & !LIST) as usize)
+                .map_or_else(|| Arc::from([]), |l| l.as_slice().into()),
+            Some(id) => Arc::from([id]),
         }
     }
 }
@@ -184,7 +201,7 @@ impl<'g> Joiner<'g> {
             roles,
             claim_space,
             index_of,
-            index: vec![Index::default(); set.links.len()],
+            index: (0..set.links.len()).map(|_| Index::default()).collect(),
             claims: KeyTracker::default(),
             side: HeldSide::new(stash),
             held: Vec::new(),
@@ -344,10 +361,7 @@ impl<'g> Joiner<'g> {
                         indexed.push(ix);
                         let refs: Vec<&Value> = parts.iter().map(|v| &**v).collect();
                         if let Some(index) = self.index.get_mut(ix) {
-                            index
-                                .entry(JoinKey::of(&refs))
-                                .and_modify(|ids| ids.push(id))
-                                .or_insert(Ids::One(id));
+                            index.push(&JoinKey::of(&refs), id);
                         }
                     } else if key_faulty(&link.to.key, chain) {
                         if let Some(slot) = link.to.slot {
@@ -464,8 +478,7 @@ impl<'g> Joiner<'g> {
     fn matches(&self, ix: usize, key: &JoinKey) -> Arc<[u32]> {
         self.index
             .get(ix)
-            .and_then(|index| index.get(key))
-            .map_or_else(|| Arc::from([]), |ids| ids.as_slice().into())
+            .map_or_else(|| Arc::from([]), |index| index.ids(key))
     }
 
     /// Links the nodes of a unit that are the streamed side of a link: the first node of each
@@ -827,4 +840,25 @@ fn expand(
             .collect();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_index_keeps_each_keys_ids_in_reading_order() {
+        let key = |s: &str| JoinKey::of(&[&Value::Text(s.into())]);
+        let mut index = Index::default();
+        index.push(&key("1"), 4);
+        index.push(&key("2"), 5);
+        index.push(&key("1"), 6);
+        index.push(&key("A"), 8);
+        index.push(&key("1"), 7);
+        index.push(&key("A"), 9);
+        assert_eq!(&*index.ids(&key("1")), &[4, 6, 7]);
+        assert_eq!(&*index.ids(&key("2")), &[5]);
+        assert_eq!(&*index.ids(&key("A")), &[8, 9]);
+        assert!(index.ids(&key("3")).is_empty());
+    }
 }

@@ -37,20 +37,18 @@ pub enum KeySpace {
     Link(usize),
 }
 
-/// Counts key occurrences per group. Keys made only of digits (the usual identifiers) are packed
-/// into 16 bytes, counted in a table per key space: a national day of invoices costs 20
-/// bytes per key and space, and the table's spare room.
+/// Counts key occurrences per group, in a [`KeyMap`] per key space: a national day of
+/// invoices costs 20 bytes per key and space, and the table's spare room.
 #[derive(Debug, Default)]
 pub struct KeyTracker {
-    packed: HashMap<KeySpace, HashMap<Packed, u32>>,
-    text: HashMap<KeySpace, TextKeys>,
+    spaces: HashMap<KeySpace, KeyMap>,
     /// The text of the key being counted (kept to spare an allocation per key).
     scratch: String,
 }
 
 /// A digits-only key in 128 bits: its parts' lengths (4 bits each, at most 7 parts) above the
 /// number they make (at most 30 digits), as four words of 32 bits (so that a table entry with
-/// its count takes 20 bytes).
+/// its number takes 20 bytes).
 type Packed = [u32; 4];
 
 /// Bits of a packed key below its parts' lengths: 10^30 < 2^100.
@@ -75,59 +73,93 @@ impl KeyTracker {
     /// Records one more occurrence of join key `key` in key space `space` and returns its rank
     /// (1 = first).
     pub fn see_key(&mut self, space: KeySpace, key: &JoinKey) -> u32 {
-        match key {
-            JoinKey::Packed(p) => self.see_packed(space, *p),
-            JoinKey::Text(t) => self.text.entry(space).or_default().see(t.as_bytes()),
-        }
+        count(self.spaces.entry(space).or_default(), key.as_key())
     }
 
     /// Records one more occurrence of `parts` in key space `space` (a group, a join) and returns
     /// its rank (1 = first).
     pub fn see(&mut self, space: KeySpace, parts: &[&Value]) -> u32 {
+        let map = self.spaces.entry(space).or_default();
         if let Some(key) = pack(parts) {
-            return self.see_packed(space, key);
+            return count(map, Key::Packed(key));
         }
         self.scratch.clear();
         write_text_key(&mut self.scratch, parts.iter().copied());
-        self.text
-            .entry(space)
-            .or_default()
-            .see(self.scratch.as_bytes())
-    }
-
-    fn see_packed(&mut self, space: KeySpace, key: Packed) -> u32 {
-        let counter = self
-            .packed
-            .entry(space)
-            .or_default()
-            .entry(key)
-            .or_insert(0);
-        *counter += 1;
-        *counter
+        count(map, Key::Text(self.scratch.as_bytes()))
     }
 }
 
-/// The text keys of one key space (PJ fingerprints, keys with letters), their bytes one after
+/// One more occurrence of `key` in `map`; its rank.
+fn count(map: &mut KeyMap, key: Key<'_>) -> u32 {
+    let (n, _) = map.slot(key, 0);
+    *n = n.saturating_add(1);
+    *n
+}
+
+/// A key as a [`KeyMap`] looks it up: digits packed, or the text [`text_key`] writes.
+#[derive(Debug, Clone, Copy)]
+pub enum Key<'k> {
+    /// Digits only, packed.
+    Packed(Packed),
+    /// Any other key, its text's bytes.
+    Text(&'k [u8]),
+}
+
+/// Keys and a number each (a count, an id): digit keys packed in 16 bytes (20 bytes an entry),
+/// other keys' bytes one after the other in one buffer (16 bytes an entry besides them), so
+/// that no key costs an allocation of its own.
+#[derive(Debug, Default)]
+pub struct KeyMap {
+    packed: HashMap<Packed, u32>,
+    text: TextKeys,
+}
+
+impl KeyMap {
+    /// The number of `key`, set to `new` first if the key is new (then `true`).
+    pub fn slot(&mut self, key: Key<'_>, new: u32) -> (&mut u32, bool) {
+        match key {
+            Key::Packed(p) => {
+                let mut inserted = false;
+                let n = self.packed.entry(p).or_insert_with(|| {
+                    inserted = true;
+                    new
+                });
+                (n, inserted)
+            }
+            Key::Text(t) => self.text.slot(t, new),
+        }
+    }
+
+    /// The number of `key`, if it is there.
+    pub fn get(&self, key: Key<'_>) -> Option<u32> {
+        match key {
+            Key::Packed(p) => self.packed.get(&p).copied(),
+            Key::Text(t) => self.text.get(t),
+        }
+    }
+}
+
+/// The text keys of a [`KeyMap`] (PJ fingerprints, keys with letters), their bytes one after
 /// the other in one buffer: a key costs its length and 16 bytes, not a `String` of its own.
 #[derive(Default)]
 struct TextKeys {
     bytes: Vec<u8>,
     table: HashTable<TextKey>,
     hasher: foldhash::fast::FixedState,
-    /// The key being counted, compacted.
+    /// The key being looked up, compacted.
     scratch: Vec<u8>,
 }
 
-/// A key of [`TextKeys`]: where its bytes are, and how many times it was seen.
+/// A key of [`TextKeys`]: where its bytes are, and its number.
 struct TextKey {
     at: u64,
     len: u32,
-    count: u32,
+    number: u32,
 }
 
 impl TextKeys {
-    /// Counts one more occurrence of `key` and returns its rank (1 = first).
-    fn see(&mut self, key: &[u8]) -> u32 {
+    /// The number of `key`, set to `new` first if the key is new (then `true`).
+    fn slot(&mut self, key: &[u8], new: u32) -> (&mut u32, bool) {
         let TextKeys {
             bytes,
             table,
@@ -137,18 +169,36 @@ impl TextKeys {
         compact(key, scratch);
         let key = scratch.as_slice();
         let hash = hasher.hash_one(key);
-        if let Some(found) = table.find_mut(hash, |k| k.text(bytes) == key) {
-            found.count += 1;
-            return found.count;
+        let entry = table.entry(
+            hash,
+            |k| k.text(bytes) == key,
+            |k| hasher.hash_one(k.text(bytes)),
+        );
+        match entry {
+            hashbrown::hash_table::Entry::Occupied(found) => (&mut found.into_mut().number, false),
+            hashbrown::hash_table::Entry::Vacant(place) => {
+                let at = bytes.len() as u64;
+                // A key longer than 4 GB cannot be: a record line is far shorter.
+                let len = u32::try_from(key.len()).unwrap_or(u32::MAX);
+                bytes.extend_from_slice(key);
+                let added = place.insert(TextKey {
+                    at,
+                    len,
+                    number: new,
+                });
+                (&mut added.into_mut().number, true)
+            }
         }
-        let at = bytes.len() as u64;
-        // A key longer than 4 GB cannot be: a record line is far shorter.
-        let len = u32::try_from(key.len()).unwrap_or(u32::MAX);
-        bytes.extend_from_slice(key);
-        table.insert_unique(hash, TextKey { at, len, count: 1 }, |k| {
-            hasher.hash_one(k.text(bytes))
-        });
-        1
+    }
+
+    /// The number of `key`, if it is there.
+    fn get(&self, key: &[u8]) -> Option<u32> {
+        let mut compacted = Vec::new();
+        compact(key, &mut compacted);
+        let hash = self.hasher.hash_one(compacted.as_slice());
+        self.table
+            .find(hash, |k| k.text(&self.bytes) == compacted.as_slice())
+            .map(|k| k.number)
     }
 }
 
@@ -219,6 +269,14 @@ pub enum JoinKey {
 }
 
 impl JoinKey {
+    /// The key as a [`KeyMap`] looks it up.
+    pub fn as_key(&self) -> Key<'_> {
+        match self {
+            JoinKey::Packed(p) => Key::Packed(*p),
+            JoinKey::Text(t) => Key::Text(t.as_bytes()),
+        }
+    }
+
     /// The key of `parts`, as their texts: a number and the same digits as text are one key.
     pub fn of(parts: &[&Value]) -> JoinKey {
         if let Some(p) = pack(parts) {
@@ -379,6 +437,25 @@ mod tests {
             1 + 1 + 32 + 1,
             "a fingerprint in half its length"
         );
+    }
+
+    #[test]
+    fn a_key_map_gives_back_the_number_set_first() {
+        let mut map = KeyMap::default();
+        let digits = JoinKey::of(&[&t("992748186"), &t("001")]);
+        let letters = JoinKey::of(&[&t("2A"), &t("001")]);
+        for (key, n) in [(&digits, 7), (&letters, 9)] {
+            assert_eq!(map.get(key.as_key()), None);
+            let (slot, new) = map.slot(key.as_key(), n);
+            assert!(new);
+            assert_eq!(*slot, n);
+            *slot += 1;
+            let (slot, new) = map.slot(key.as_key(), 0);
+            assert!(!new, "seen before");
+            assert_eq!(*slot, n + 1);
+            assert_eq!(map.get(key.as_key()), Some(n + 1));
+        }
+        assert_eq!(map.get(JoinKey::of(&[&t("2B"), &t("001")]).as_key()), None);
     }
 
     #[test]
