@@ -63,7 +63,7 @@ pub struct Options {
     /// Takes outcomes out of memory as they grow (sorted runs on disk, merged by the report):
     /// [`Analysis::outcomes`] then holds only those not spilled.
     pub spill: Option<Spill>,
-    /// Outcomes a worker holds before it spills them [default: 32 768, about 30 MB].
+    /// Outcomes a worker holds before it spills them [default: 16 384, about 15 MB].
     pub spill_at: Option<usize>,
     /// A folder where the held side of the joins (PJ index, returns, the invoices they point
     /// to) is kept in a file of its own, removed from the folder at once; `None` keeps it in
@@ -75,8 +75,9 @@ pub struct Options {
 /// then stay in memory: nothing is lost).
 pub type Spill = Arc<dyn Fn(Vec<Outcome>) -> Result<(), Vec<Outcome>> + Send + Sync>;
 
-/// Outcomes a worker holds before it spills them, when the analysis spills (about 30 MB).
-const SPILL_AT: usize = 32_768;
+/// Outcomes a worker holds before it spills them, when the analysis spills (about 15 MB: an
+/// outcome takes some 550 bytes and its texts; 1 M invoices make some 60 runs).
+const SPILL_AT: usize = 16_384;
 
 /// Spills `outcomes` once they are `at` or more; a spill that failed is not tried again by this
 /// worker.
