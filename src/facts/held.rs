@@ -23,10 +23,8 @@ pub enum HeldUnit {
     Stashed {
         /// Its run.
         run: u32,
-        /// Its root's id, if it has one.
-        root: Option<u32>,
-        /// Where its root is stashed.
-        at: u64,
+        /// Its root's id; with [`ALONE`], a place of its own (no join reads the root).
+        root: u32,
     },
     /// Kept in memory (a gather member's).
     Kept(Box<Unit>),
@@ -54,6 +52,10 @@ pub struct Frozen<'g> {
     /// side (the PJ lines of one invoice), so that what they share is read once.
     pub(super) order: Vec<u32>,
 }
+
+/// The bit of [`HeldUnit::Stashed`]'s root that says it has no id of its own, only a place
+/// (held ids stay below 2^31).
+pub const ALONE: u32 = 1 << 31;
 
 /// Nodes read back at most for one generation of held units (about 20 MB).
 const GENERATION: usize = 20_000;
@@ -97,11 +99,12 @@ impl<'g> Frozen<'g> {
                     self.hand_over(&mut read, &mut ready, each);
                     each(Ok((**unit).clone()));
                 }
-                Some(HeldUnit::Stashed { run, at, .. }) => {
+                Some(HeldUnit::Stashed { run, root }) => {
                     let Some(run) = self.runs.get(*run as usize) else {
                         continue;
                     };
-                    match read.parked(*at) {
+                    let at = self.side.place_of(root & !ALONE);
+                    match at.and_then(|at| read.parked(at)) {
                         Ok(node) => ready.push(Unit {
                             file: Arc::clone(&run.file),
                             grammar: Arc::clone(&run.grammar),
@@ -194,9 +197,9 @@ pub fn joined_order(side: &HeldSide, held: &[HeldUnit]) -> Vec<u32> {
         .iter()
         .enumerate()
         .map(|(i, h)| match h {
-            HeldUnit::Stashed { root: Some(r), .. } => (
-                find(&mut parent, *r) as usize,
-                first_target(*r).unwrap_or(u64::MAX),
+            HeldUnit::Stashed { root, .. } if root & ALONE == 0 => (
+                find(&mut parent, *root) as usize,
+                first_target(*root).unwrap_or(u64::MAX),
                 i as u32,
             ),
             _ => (alone + i, 0, i as u32),
@@ -244,18 +247,14 @@ pub fn stash_error(file: &Arc<str>, e: &io::Error) -> Outcome {
     )
 }
 
-/// Where a held node's bytes are, and its first cell.
-#[derive(Debug, Clone, Copy)]
-struct Place {
-    at: u64,
-    cells: u32,
-}
-
 /// The held nodes: their bytes in a stash, their ids, their join cells.
 #[derive(Debug, Default)]
 pub struct HeldSide {
     stash: Stash,
-    places: Vec<Place>,
+    /// Where each held node's bytes are, by id.
+    places: Vec<u64>,
+    /// Where each held node's cells start in `cells`, by id.
+    first_cells: Vec<u32>,
     cells: Vec<Word>,
     /// The id lists of `Cell::Many` cells (one list shared by the returns of one invoice).
     lists: Vec<Arc<[u32]>>,
@@ -273,6 +272,8 @@ impl Word {
     const MANY: u64 = 2 << REF_BITS;
     const PARKED: u64 = 3 << REF_BITS;
     const VALUE: u64 = (1 << REF_BITS) - 1;
+    /// An empty list (a return whose invoice has no PJ line), with no list of its own.
+    const NONE: Word = Word(Word::MANY | Word::VALUE);
 }
 
 /// A node not yet stashed (its id reserved first, so that cells may name it).
@@ -295,7 +296,8 @@ impl HeldSide {
             .filter(|id| *id < 1 << 31)
             .ok_or_else(too_many)?;
         let cells = u32::try_from(self.cells.len()).map_err(|_| too_many())?;
-        self.places.push(Place { at: NOT_YET, cells });
+        self.places.push(NOT_YET);
+        self.first_cells.push(cells);
         self.cells.resize(self.cells.len() + slots, Word::UNSET);
         Ok(id)
     }
@@ -308,8 +310,17 @@ impl HeldSide {
     /// Says where the bytes of node `id` are.
     pub fn place(&mut self, id: u32, at: u64) {
         if let Some(p) = self.places.get_mut(id as usize) {
-            p.at = at;
+            *p = at;
         }
+    }
+
+    /// Where the bytes of node `id` are.
+    pub fn place_of(&self, id: u32) -> io::Result<u64> {
+        self.places
+            .get(id as usize)
+            .copied()
+            .filter(|&at| at != NOT_YET)
+            .ok_or_else(|| missing("nœud gardé"))
     }
 
     /// Sets cell `slot` of node `id`, unless it is set already (the first join decides).
@@ -325,7 +336,9 @@ impl HeldSide {
             Cell::Unset => return,
             Cell::Unreadable => Word::UNREADABLE,
             Cell::Held(id) => Word(Word::HELD | u64::from(id)),
+            // Stash references keep to REF_BITS (facts/stash.rs).
             Cell::Parked(at) => Word(Word::PARKED | (at & Word::VALUE)),
+            Cell::Many(ids) if ids.is_empty() => Word::NONE,
             Cell::Many(ids) => {
                 self.lists.push(ids);
                 Word(Word::MANY | (self.lists.len() - 1) as u64)
@@ -342,6 +355,7 @@ impl HeldSide {
         words.iter().map(|&Word(w)| match w & !Word::VALUE {
             Word::HELD => Cell::Held((w & Word::VALUE) as u32),
             Word::PARKED => Cell::Parked(w & Word::VALUE),
+            _ if Word(w) == Word::NONE => Cell::Many(Arc::from([])),
             Word::MANY => usize::try_from(w & Word::VALUE)
                 .ok()
                 .and_then(|i| self.lists.get(i))
@@ -353,14 +367,14 @@ impl HeldSide {
 
     /// Where the cells of node `id` are in `cells` (empty for an unknown id).
     fn cell_range(&self, id: u32) -> Range<usize> {
-        let Some(place) = self.places.get(id as usize) else {
+        let Some(&first) = self.first_cells.get(id as usize) else {
             return 0..0;
         };
         let end = self
-            .places
+            .first_cells
             .get(id as usize + 1)
-            .map_or(self.cells.len(), |next| next.cells as usize);
-        place.cells as usize..end
+            .map_or(self.cells.len(), |&next| next as usize);
+        first as usize..end
     }
 
     /// Why the stash stopped writing to its file, if it did (it then keeps bytes in memory).
@@ -411,13 +425,7 @@ impl<'h> Materializer<'h> {
         if let Some(n) = self.ids.get(&id) {
             return Ok(Arc::clone(n));
         }
-        let at = self
-            .held
-            .places
-            .get(id as usize)
-            .map(|p| p.at)
-            .filter(|&at| at != NOT_YET)
-            .ok_or_else(|| missing("nœud gardé"))?;
+        let at = self.held.place_of(id)?;
         self.read(at, Some(id))
     }
 
@@ -519,4 +527,46 @@ fn missing(what: &str) -> io::Error {
         io::ErrorKind::NotFound,
         format!("{what} introuvable parmi les données de jointure mises de côté"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cell_reads_back_as_it_was_set_and_the_first_join_decides() {
+        let mut side = HeldSide::new(Stash::in_memory());
+        let cells = [
+            Cell::Unreadable,
+            Cell::Held(0),
+            Cell::Held(1),
+            Cell::Parked(0),
+            Cell::Parked((1 << REF_BITS) - 1),
+            Cell::Many(Arc::from([])),
+            Cell::Many(Arc::from([7, 3])),
+            Cell::Unset,
+        ];
+        let a = side.reserve(cells.len()).expect("id");
+        let b = side.reserve(1).expect("id");
+        let lone = side.reserve(0).expect("id");
+        for (slot, cell) in cells.iter().enumerate() {
+            side.set_cell(a, slot, cell.clone());
+            side.set_cell(a, slot, Cell::Held(9));
+        }
+        // Out of the node's range: nothing is set, in it or in the next node.
+        side.set_cell(a, cells.len(), Cell::Held(5));
+        side.set_cell(lone, 0, Cell::Held(5));
+        let read: Vec<Cell> = side.cells_of(a).collect();
+        let mut expected = cells.to_vec();
+        if let Some(last) = expected.last_mut() {
+            *last = Cell::Held(9);
+        }
+        assert_eq!(read, expected);
+        assert_eq!(side.cells_of(b).collect::<Vec<_>>(), vec![Cell::Unset]);
+        assert_eq!(side.cells_of(lone).count(), 0);
+        assert_eq!(side.cells_of(99).count(), 0);
+        assert!(side.place_of(a).is_err(), "not stashed yet");
+        side.place(a, 42);
+        assert_eq!(side.place_of(a).ok(), Some(42));
+    }
 }

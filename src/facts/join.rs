@@ -23,7 +23,9 @@ use std::io;
 use std::sync::Arc;
 
 use super::codec::{write_node, Cell, Cells};
-use super::held::{joined_order, stash_error, Frozen, HeldSide, HeldUnit, Materializer, Run};
+use super::held::{
+    joined_order, stash_error, Frozen, HeldSide, HeldUnit, Materializer, Run, ALONE,
+};
 use super::keys::{key_faulty, key_values, JoinKey, KeyMap, KeySpace};
 use super::stash::Stash;
 use super::KeyTracker;
@@ -55,7 +57,8 @@ impl Index {
             }
             return;
         }
-        let Ok(at) = u32::try_from(self.lists.len()) else {
+        // Lists are fewer than half the ids, which stay below LIST.
+        let Some(at) = u32::try_from(self.lists.len()).ok().filter(|at| *at < LIST) else {
             return;
         };
         self.lists.push(vec![*entry, id]);
@@ -315,24 +318,23 @@ impl<'g> Joiner<'g> {
                     root_at.or(Arc::ptr_eq(node, &unit.node).then_some(at))
                 });
         });
-        let root_id = child_id(&unit.node);
-        // A root with an id is read back from its own bytes; another one is written now.
-        let at = match written? {
-            Some(at) => at,
-            None => {
+        // A root with an id is read back from its own bytes; another one is written now, at a
+        // place of its own.
+        let root = match (child_id(&unit.node), written?) {
+            (Some(id), Some(_)) => id,
+            (root_id, _) => {
                 blob.clear();
                 write_node(
                     &mut blob, grammar_at, &unit.node, root_id, &child_id, &no_cells,
                 )?;
-                self.side.stash(&blob)?
+                let at = self.side.stash(&blob)?;
+                let place = self.side.reserve(0)?;
+                self.side.place(place, at);
+                place | ALONE
             }
         };
         let run = self.run_of(unit)?;
-        self.held.push(HeldUnit::Stashed {
-            run,
-            root: root_id,
-            at,
-        });
+        self.held.push(HeldUnit::Stashed { run, root });
         Ok(())
     }
 

@@ -1,4 +1,6 @@
-//! Duplicate keys over a whole run (`FAC-DBL`): how many times each key was seen, in file order.
+//! Keys over a whole run: how many times each duplicate key was seen, in file order (`FAC-DBL`,
+//! `PJ-DBL`, the joins' "first of its key"), and the table the join indexes keep their keys in
+//! ([`KeyMap`]).
 
 use std::hash::BuildHasher;
 
@@ -145,7 +147,9 @@ impl KeyMap {
 struct TextKeys {
     bytes: Vec<u8>,
     table: HashTable<TextKey>,
-    hasher: foldhash::fast::FixedState,
+    /// Seeded per process: keys come from the files read, and must not be able to aim at one
+    /// bucket.
+    hasher: foldhash::fast::RandomState,
     /// The key being looked up, compacted.
     scratch: Vec<u8>,
 }
@@ -178,7 +182,7 @@ impl TextKeys {
             hashbrown::hash_table::Entry::Occupied(found) => (&mut found.into_mut().number, false),
             hashbrown::hash_table::Entry::Vacant(place) => {
                 let at = bytes.len() as u64;
-                // A key longer than 4 GB cannot be: a record line is far shorter.
+                // A key of 4 GB or more cannot be: a record line is far shorter.
                 let len = u32::try_from(key.len()).unwrap_or(u32::MAX);
                 bytes.extend_from_slice(key);
                 let added = place.insert(TextKey {
@@ -259,7 +263,7 @@ impl std::fmt::Debug for TextKeys {
     }
 }
 
-/// A join key as an index holds it: packed into three words when it is digits only.
+/// A join key as an index holds it: packed into 128 bits when it is digits only.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum JoinKey {
     /// Digits only.
@@ -283,7 +287,7 @@ impl JoinKey {
             return JoinKey::Packed(p);
         }
         let text = text_key(parts.iter().copied());
-        match pack_texts(text.split_terminator('\u{1f}')) {
+        match pack_texts(text.split_terminator(char::from(SEPARATOR))) {
             Some(p) => JoinKey::Packed(p),
             None => JoinKey::Text(text.into()),
         }
@@ -301,7 +305,7 @@ pub fn text_key<'v>(parts: impl IntoIterator<Item = &'v Value>) -> String {
 fn write_text_key<'v>(out: &mut String, parts: impl IntoIterator<Item = &'v Value>) {
     for p in parts {
         p.write_display(out);
-        out.push('\u{1f}');
+        out.push(char::from(SEPARATOR));
     }
 }
 

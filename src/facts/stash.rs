@@ -75,7 +75,10 @@ impl Stash {
         let at = self.written + self.tail.len() as u64;
         let len = u32::try_from(blob.len()).map_err(|_| too_large())?;
         if at >= 1 << AT_BITS {
-            return Err(too_large());
+            return Err(io::Error::new(
+                io::ErrorKind::OutOfMemory,
+                "plus de 256 Gio de données de jointure mises de côté",
+            ));
         }
         self.tail.extend_from_slice(&len.to_le_bytes());
         self.tail.extend_from_slice(blob);
