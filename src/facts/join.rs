@@ -26,7 +26,7 @@ use super::codec::{write_node, Cell, Cells};
 use super::held::{
     joined_order, stash_error, Frozen, HeldSide, HeldUnit, Materializer, Run, ALONE,
 };
-use super::keys::{key_faulty, key_values, JoinKey, KeyMap, KeySpace};
+use super::keys::{join_key, key_faulty, JoinKey, KeyMap, KeySpace};
 use super::stash::Stash;
 use super::KeyTracker;
 use crate::model::{
@@ -356,14 +356,13 @@ impl<'g> Joiner<'g> {
                         continue;
                     }
                     let ix = self.index_of.get(li).copied().unwrap_or(li);
-                    if let Some(parts) = key_values(&link.to.key, chain) {
+                    if let Some(key) = join_key(&link.to.key, chain) {
                         if indexed.contains(&ix) {
                             continue;
                         }
                         indexed.push(ix);
-                        let refs: Vec<&Value> = parts.iter().map(|v| &**v).collect();
                         if let Some(index) = self.index.get_mut(ix) {
-                            index.push(&JoinKey::of(&refs), id);
+                            index.push(&key, id);
                         }
                     } else if key_faulty(&link.to.key, chain) {
                         if let Some(slot) = link.to.slot {
@@ -375,9 +374,7 @@ impl<'g> Joiner<'g> {
                     let Some(link) = self.set.links.get(li) else {
                         continue;
                     };
-                    if let Some(parts) = key_values(&link.from.key, chain) {
-                        let refs: Vec<&Value> = parts.iter().map(|v| &**v).collect();
-                        let key = JoinKey::of(&refs);
+                    if let Some(key) = join_key(&link.from.key, chain) {
                         self.held_from.push(HeldFrom { id, link: li, key });
                     } else if key_faulty(&link.from.key, chain) {
                         if let Some(slot) = link.from.slot {
@@ -507,14 +504,12 @@ impl<'g> Joiner<'g> {
                 else {
                     continue;
                 };
-                let Some(parts) = key_values(&link.from.key, chain) else {
+                let Some(key) = join_key(&link.from.key, chain) else {
                     if key_faulty(&link.from.key, chain) {
                         unreadable_link(node, link.from.slot);
                     }
                     continue;
                 };
-                let refs: Vec<&Value> = parts.iter().map(|v| &**v).collect();
-                let key = JoinKey::of(&refs);
                 if !link.every && !self.first_of_key(&mut firsts, space, &key) {
                     continue;
                 }

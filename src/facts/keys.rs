@@ -19,6 +19,13 @@ pub fn key_values<'a>(key: &[ValuePath], chain: &[&'a Node]) -> Option<Vec<Cow<'
         .collect()
 }
 
+/// The join key `key` reads against `chain`; `None` when a part is absent.
+pub fn join_key(key: &[ValuePath], chain: &[&Node]) -> Option<JoinKey> {
+    let parts = key_values(key, chain)?;
+    let refs: Vec<&Value> = parts.iter().map(|v| &**v).collect();
+    Some(JoinKey::of(&refs))
+}
+
 /// Whether a part of a key could not be read because of a fault (not merely left empty).
 pub fn key_faulty(key: &[ValuePath], chain: &[&Node]) -> bool {
     key.iter().any(|p| match p {
