@@ -120,8 +120,10 @@ pub struct Analysis {
 
 const BATCH: usize = 16;
 
-/// Held units a worker reads back and evaluates at once.
+/// Held units a worker reads back and evaluates at once: at most so many …
 const HELD_RANGE: usize = 1024;
+/// … and at most so many bytes of their stashed roots.
+const HELD_RANGE_BYTES: u64 = 64 * 1024;
 
 /// What a worker is given: units read and linked, or a range of the held units to read back.
 enum Work<'g> {
@@ -519,9 +521,8 @@ pub fn run(
             }
             // The held units, read back range by range by the workers.
             let frozen = Arc::new(joiner.freeze());
-            for start in (0..frozen.count()).step_by(HELD_RANGE) {
-                let end = frozen.count().min(start + HELD_RANGE);
-                let _ = tx.send(Work::Held(Arc::clone(&frozen), start..end));
+            for range in frozen.ranges(HELD_RANGE, HELD_RANGE_BYTES) {
+                let _ = tx.send(Work::Held(Arc::clone(&frozen), range));
             }
             drop(tx);
             let mut failures = Vec::new();

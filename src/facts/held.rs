@@ -85,6 +85,41 @@ impl<'g> Frozen<'g> {
         );
     }
 
+    /// `0..count()` cut in ranges for the workers, in order: each of at most `units` units and
+    /// at most `bytes` bytes of stashed roots (a unit of 16 Mio or more alone). A NOEMIE
+    /// file is one unit whose root reads back every return of the file and what they point to:
+    /// counting units alone would hand a few workers all of them at the end.
+    pub fn ranges(&self, units: usize, bytes: u64) -> Vec<Range<usize>> {
+        let units = units.max(1);
+        let mut ranges = Vec::new();
+        let (mut start, mut weight) = (0, 0u64);
+        for i in 0..self.count() {
+            let own = self.root_len(i).unwrap_or(bytes);
+            if i > start && (i - start >= units || weight.saturating_add(own) > bytes) {
+                ranges.push(start..i);
+                (start, weight) = (i, 0);
+            }
+            weight = weight.saturating_add(own);
+        }
+        if start < self.count() {
+            ranges.push(start..self.count());
+        }
+        ranges
+    }
+
+    /// The length of the stashed root of the unit read `i`-th: 0 for a unit kept in memory or
+    /// a gathered fact, `None` when the reference does not hold it (a very long blob).
+    fn root_len(&self, i: usize) -> Option<u64> {
+        let h = self.order.get(i).map_or(i, |&h| h as usize);
+        match self.held.get(h) {
+            Some(HeldUnit::Stashed { root, .. }) => {
+                let at = self.side.place_of(root & !ALONE).ok()?;
+                Stash::len_of(at)
+            }
+            Some(HeldUnit::Kept(_)) | None => Some(0),
+        }
+    }
+
     /// Hands `each` the units of indexes `units` (held units, then gathered facts).
     fn read_back(
         &self,
@@ -568,5 +603,43 @@ mod tests {
         assert!(side.place_of(a).is_err(), "not stashed yet");
         side.place(a, 42);
         assert_eq!(side.place_of(a).ok(), Some(42));
+    }
+
+    #[test]
+    fn ranges_hold_at_most_so_many_units_and_so_many_bytes_of_roots() {
+        let set = GrammarSet::default();
+        let mut side = HeldSide::new(Stash::in_memory());
+        // Roots of 10 bytes, one of 100 (a NOEMIE file among PJ lines) and one of 50.
+        let mut held = Vec::new();
+        for len in [10, 10, 100, 10, 10, 10, 50, 10] {
+            let id = side.reserve(0).expect("id");
+            let at = side.stash(&vec![0; len]).expect("stashed");
+            side.place(id, at);
+            held.push(HeldUnit::Stashed { run: 0, root: id });
+        }
+        let frozen = Frozen {
+            set: &set,
+            side,
+            held,
+            runs: Vec::new(),
+            gathered: Vec::new(),
+            order: Vec::new(),
+        };
+        // At most 3 units a range and at most 40 bytes (a root over it alone).
+        assert_eq!(frozen.ranges(3, 40), [0..2, 2..3, 3..6, 6..7, 7..8]);
+        // Exactly at the limit still fits.
+        assert_eq!(frozen.ranges(8, 20), [0..2, 2..3, 3..5, 5..6, 6..7, 7..8]);
+        assert_eq!(frozen.ranges(9, 1000).len(), 1, "one range of all 8");
+        assert_eq!(frozen.ranges(9, 1000).first(), Some(&(0..8)));
+        // Read in the order given: the large root first.
+        let frozen = Frozen {
+            order: vec![2, 0, 1, 3, 4, 5, 6, 7],
+            ..frozen
+        };
+        assert_eq!(frozen.ranges(3, 40), [0..1, 1..4, 4..6, 6..7, 7..8]);
+        assert_eq!(
+            frozen.ranges(0, 0),
+            (0..8).map(|i| i..i + 1).collect::<Vec<_>>()
+        );
     }
 }

@@ -113,6 +113,12 @@ impl Stash {
         Ok(())
     }
 
+    /// The length of the blob of reference `blob`, when the reference holds it (blobs of 16 Mio
+    /// and more keep their length in the stash: `None`).
+    pub fn len_of(blob: u64) -> Option<u64> {
+        Some(blob & ((1 << LEN_BITS) - 1)).filter(|&len| len > 0)
+    }
+
     /// The blob of reference `blob` (as `put` gave it), into `out` (cleared first).
     pub fn get(&self, blob: u64, out: &mut Vec<u8>) -> io::Result<()> {
         let at = blob >> LEN_BITS;
