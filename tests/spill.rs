@@ -81,6 +81,44 @@ fn spilled_runs_merge_into_the_outcomes_of_a_whole_analysis() {
     }
 }
 
+/// Read ahead on a thread of its own, the merge gives the same outcomes, batch after batch;
+/// left before its end, it stops, and the runs still go.
+#[test]
+fn the_merge_read_ahead_gives_the_same_outcomes() {
+    let setup = common::setup();
+    let files = common::sample_files();
+    let whole = setup.analyze(vigie::files(&files), &options(1));
+    let order = &setup.grammars.subjects;
+    // Four copies of every outcome, in three runs and in memory: more than two batches.
+    let mut copies: Vec<Outcome> = [&whole.outcomes; 4]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect();
+    vigie::model::sort_for_report(&mut copies, order);
+    assert!(copies.len() > 1024, "{} outcomes", copies.len());
+    for taken in [usize::MAX, 700, 1] {
+        let dir = scratch(&format!("ahead-{taken}"));
+        let runs = Arc::new(Runs::in_dir(order, dir.clone()));
+        for _ in 0..3 {
+            assert!(runs.spill(whole.outcomes.clone()).is_ok());
+        }
+        let ahead = runs
+            .merge(whole.outcomes.clone())
+            .unwrap()
+            .read_ahead()
+            .unwrap();
+        let merged: Vec<Outcome> = ahead.take(taken).collect::<std::io::Result<_>>().unwrap();
+        assert_eq!(
+            shown(&merged),
+            shown(&copies[..taken.min(copies.len())]),
+            "{taken}"
+        );
+        drop(runs);
+        assert!(!dir.exists(), "{taken}: the runs' folder is removed");
+    }
+}
+
 /// A folder that cannot be created (under a file): every spill gives its outcomes back, the
 /// analysis keeps them, and the report is whole.
 #[test]
@@ -121,7 +159,13 @@ fn a_damaged_run_is_an_error_not_a_shorter_report() {
     let setup = common::setup();
     let files = common::sample_files();
     let whole = setup.analyze(vigie::files(&files), &options(1));
-    for (tag, damage) in [("cut", b"" as &[u8]), ("garbled", b"[null,{\"kind\":1}]\n")] {
+    let garbled = b"[null,{\"kind\":1}]\n";
+    for (tag, damage) in [
+        ("cut", b"" as &[u8]),
+        ("garbled", garbled),
+        ("cut-ahead", b""),
+        ("garbled-ahead", garbled),
+    ] {
         let dir = scratch(tag);
         let runs = Arc::new(Runs::in_dir(&setup.grammars.subjects, dir.clone()));
         assert!(runs.spill(whole.outcomes.clone()).is_ok());
@@ -137,7 +181,12 @@ fn a_damaged_run_is_an_error_not_a_shorter_report() {
         let mut damaged: Vec<u8> = lines.concat();
         damaged.extend_from_slice(damage);
         std::fs::write(&run, damaged).unwrap();
-        let merged: Vec<std::io::Result<Outcome>> = runs.merge(Vec::new()).unwrap().collect();
+        let merge = runs.merge(Vec::new()).unwrap();
+        let merged: Vec<std::io::Result<Outcome>> = if tag.ends_with("ahead") {
+            merge.read_ahead().unwrap().collect()
+        } else {
+            merge.collect()
+        };
         let last = merged.last().unwrap();
         let Err(e) = last else {
             panic!("{tag}: the damage is not told")

@@ -12,7 +12,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use super::out::to_stdout;
 use super::{Folders, EXIT_CANNOT_RUN, EXIT_FOUND, EXIT_USAGE};
 use vigie::model::{Kind, Outcome, Severity, SubjectOrder};
-use vigie::report::spill::Runs;
+use vigie::report::spill::{Merged, Runs};
 use vigie::report::{self, Format};
 use vigie::{Input, Options, Spill};
 
@@ -254,7 +254,7 @@ pub fn run(a: Args) -> ExitCode {
         say!("vigie: tri sur disque impossible ({e}) : les résultats restent en mémoire, le rapport est entier");
     }
     let rest = std::mem::take(&mut analysis.outcomes);
-    let merged = match runs.merge(rest) {
+    let merged = match runs.merge(rest).and_then(Merged::read_ahead) {
         Ok(m) => m,
         Err(e) => {
             return fail(

@@ -3,11 +3,14 @@
 //! memory, one outcome at a time. The runs are removed when the merge ends (or fails).
 
 use std::cmp::Ordering;
+use std::collections::BinaryHeap;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
+use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
 
 use chrono::NaiveDate;
 
@@ -138,14 +141,13 @@ impl Runs {
         }
         sources.push(Source::Memory(rest.into_iter()));
         let mut merged = Merged {
-            heads: Vec::with_capacity(sources.len()),
+            heads: BinaryHeap::with_capacity(sources.len()),
             sources,
             runs: Arc::clone(self),
             failed: None,
         };
         for i in 0..merged.sources.len() {
-            let head = merged.pull(i)?;
-            merged.heads.push(head);
+            merged.pull(i)?;
         }
         Ok(merged)
     }
@@ -175,20 +177,52 @@ fn damaged_run(what: &str) -> io::Error {
     )
 }
 
-/// The next outcome of a source, with its subject's key bytes.
-type Head = Option<(Vec<u8>, Outcome)>;
+/// The next outcome of a source, with its subject's key bytes and the source's number (the
+/// earlier source first on a tie).
+struct Head {
+    key: Vec<u8>,
+    outcome: Outcome,
+    source: usize,
+}
+
+impl Ord for Head {
+    /// Reversed, so that `BinaryHeap`, a max-heap, gives the first in report order.
+    fn cmp(&self, other: &Head) -> Ordering {
+        other
+            .key
+            .cmp(&self.key)
+            .then_with(|| other.outcome.same_subject_cmp(&self.outcome))
+            .then_with(|| other.source.cmp(&self.source))
+    }
+}
+
+impl PartialOrd for Head {
+    fn partial_cmp(&self, other: &Head) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Head {
+    fn eq(&self, other: &Head) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Head {}
 
 /// The outcomes of every run, in report order (an iterator); the runs' files go with it.
 pub struct Merged {
     sources: Vec<Source>,
-    heads: Vec<Head>,
+    /// The next outcome of each source that has one.
+    heads: BinaryHeap<Head>,
     runs: Arc<Runs>,
     /// The error of a run, told after the outcome taken before it.
     failed: Option<io::Error>,
 }
 
 impl Merged {
-    fn pull(&mut self, i: usize) -> io::Result<Head> {
+    /// Puts the next outcome of source `i`, if it has one, among the heads.
+    fn pull(&mut self, i: usize) -> io::Result<()> {
         let next = match self.sources.get_mut(i) {
             Some(Source::Run { lines, left }) => match (lines.next().transpose()?, *left) {
                 (None, 0) => None,
@@ -205,22 +239,74 @@ impl Merged {
             Some(Source::Memory(rest)) => rest.next(),
             None => None,
         };
-        Ok(next.map(|o| (self.runs.order.key_bytes(&o.subject), o)))
-    }
-
-    /// The source whose head comes first in report order (the earliest source on a tie).
-    fn first(&self) -> Option<usize> {
-        let mut best: Option<(usize, &(Vec<u8>, Outcome))> = None;
-        for (i, head) in self.heads.iter().enumerate() {
-            let Some(h) = head else { continue };
-            let before = best.is_none_or(|(_, b)| {
-                h.0.cmp(&b.0).then_with(|| h.1.same_subject_cmp(&b.1)) == Ordering::Less
+        if let Some(outcome) = next {
+            self.heads.push(Head {
+                key: self.runs.order.key_bytes(&outcome.subject),
+                outcome,
+                source: i,
             });
-            if before {
-                best = Some((i, h));
-            }
         }
-        best.map(|(i, _)| i)
+        Ok(())
+    }
+}
+
+impl Merged {
+    /// The same outcomes, merged on a thread of their own a few batches ahead of whoever takes
+    /// them: reading the runs back and writing the report then take a core each.
+    pub fn read_ahead(self) -> io::Result<Ahead> {
+        let (send, batches) = sync_channel(AHEAD_BATCHES);
+        let thread = std::thread::Builder::new()
+            .name("vigie-fusion".into())
+            .spawn(move || {
+                let mut merged = self;
+                loop {
+                    let batch: Vec<_> = merged.by_ref().take(AHEAD_BATCH).collect();
+                    if batch.is_empty() || send.send(batch).is_err() {
+                        break;
+                    }
+                }
+            })?;
+        Ok(Ahead {
+            batches: Some(batches),
+            batch: Vec::new().into_iter(),
+            thread: Some(thread),
+        })
+    }
+}
+
+/// Outcomes merged per batch …
+const AHEAD_BATCH: usize = 512;
+/// … and batches merged ahead of the one taken.
+const AHEAD_BATCHES: usize = 4;
+
+/// The merged outcomes, read ahead on a thread of their own ([`Merged::read_ahead`]).
+pub struct Ahead {
+    batches: Option<Receiver<Vec<io::Result<Outcome>>>>,
+    batch: std::vec::IntoIter<io::Result<Outcome>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Iterator for Ahead {
+    type Item = io::Result<Outcome>;
+
+    fn next(&mut self) -> Option<io::Result<Outcome>> {
+        loop {
+            if let Some(next) = self.batch.next() {
+                return Some(next);
+            }
+            self.batch = self.batches.as_ref()?.recv().ok()?.into_iter();
+        }
+    }
+}
+
+impl Drop for Ahead {
+    /// Stops the merging thread (its next batch finds no taker) and waits for it, so that
+    /// the runs are removed when this goes.
+    fn drop(&mut self) {
+        self.batches = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 
@@ -233,12 +319,12 @@ impl Iterator for Merged {
             self.heads.clear();
             return Some(Err(e));
         }
-        let i = self.first()?;
-        let refill = self.pull(i).unwrap_or_else(|e| {
+        let Head {
+            outcome, source, ..
+        } = self.heads.pop()?;
+        if let Err(e) = self.pull(source) {
             self.failed = Some(e);
-            None
-        });
-        let taken = std::mem::replace(self.heads.get_mut(i)?, refill);
-        taken.map(|(_, o)| Ok(o))
+        }
+        Some(Ok(outcome))
     }
 }
