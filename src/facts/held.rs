@@ -9,7 +9,7 @@
 
 use std::io;
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use foldhash::HashMap;
 
@@ -425,12 +425,17 @@ fn too_many() -> io::Error {
     )
 }
 
+/// An id list, and its nodes as read back.
+type ListRead = (Arc<[u32]>, Arc<[Weak<Node>]>);
+
 /// Reads held and parked nodes back, each once, with what their cells point to.
 pub struct Materializer<'h> {
     held: &'h HeldSide,
     set: &'h GrammarSet,
     ids: HashMap<u32, Arc<Node>>,
     parked: HashMap<u64, Arc<Node>>,
+    /// The nodes of each id list read, by the list's address (the list kept with them).
+    many: HashMap<usize, ListRead>,
     bytes: Vec<u8>,
     /// Why a read failed: a node may then be half read, so nothing more is read.
     failed: Option<(io::ErrorKind, String)>,
@@ -444,6 +449,7 @@ impl<'h> Materializer<'h> {
             set,
             ids: HashMap::default(),
             parked: HashMap::default(),
+            many: HashMap::default(),
             bytes: Vec::new(),
             failed: None,
         }
@@ -532,14 +538,30 @@ impl<'h> Materializer<'h> {
         Ok(Some(match cell {
             Cell::Unset => return Ok(None),
             Cell::Unreadable => Linked::Unreadable,
-            Cell::Many(ids) => Linked::Many(
-                ids.iter()
-                    .map(|&id| self.node(id).map(|n| Arc::downgrade(&n)))
-                    .collect::<io::Result<_>>()?,
-            ),
+            Cell::Many(ids) => Linked::Many(self.many(ids)?),
             Cell::Held(id) => Linked::One(self.node(*id)?),
             Cell::Parked(at) => Linked::One(self.parked(*at)?),
         }))
+    }
+
+    /// The nodes of id list `ids`, read once for every cell that shares the list (the PJ
+    /// lines of an invoice, for each of its returns).
+    fn many(&mut self, ids: &Arc<[u32]>) -> io::Result<Arc<[Weak<Node>]>> {
+        if ids.is_empty() {
+            return Ok(Arc::from([]));
+        }
+        // Keyed by the list's address, which the list kept beside it holds for as long as the
+        // entry is: no other list can take it.
+        let at = ids.as_ptr() as usize;
+        if let Some((_, nodes)) = self.many.get(&at) {
+            return Ok(Arc::clone(nodes));
+        }
+        let nodes: Arc<[Weak<Node>]> = ids
+            .iter()
+            .map(|&id| self.node(id).map(|n| Arc::downgrade(&n)))
+            .collect::<io::Result<_>>()?;
+        self.many.insert(at, (Arc::clone(ids), Arc::clone(&nodes)));
+        Ok(nodes)
     }
 
     /// How many nodes were read or seeded.

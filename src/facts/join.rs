@@ -557,7 +557,7 @@ impl<'g> Joiner<'g> {
         if claimed.backs.is_empty() && claimed.many.iter().all(|(_, _, ids)| ids.is_empty()) {
             for (node, slot, _) in &claimed.many {
                 if let Some(cell) = node.links.get(*slot) {
-                    let _ = cell.set(Linked::Many(Vec::new()));
+                    let _ = cell.set(Linked::Many(Arc::from([])));
                 }
             }
             return Ok(());

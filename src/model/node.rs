@@ -102,10 +102,11 @@ pub struct Node {
 /// The nodes a join relates a node to.
 #[derive(Debug, Clone)]
 pub enum Linked {
-    /// The indexed nodes with the same key (the PJ lines of an invoice), possibly none. Weak:
+    /// The indexed nodes with the same key (the PJ lines of an invoice), possibly none; one
+    /// list may be shared by several nodes (the returns of one invoice). Weak:
     /// a PJ line points back to its invoice, so strong pointers both ways would never be
     /// freed; the unit read keeps them alive (`Unit::partners`).
-    Many(Vec<Weak<Node>>),
+    Many(Arc<[Weak<Node>]>),
     /// The one node this node belongs with (the invoice of a PJ line, the record of an
     /// organism for a doctor and year).
     One(Arc<Node>),
