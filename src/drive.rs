@@ -269,6 +269,9 @@ impl Feeder<'_> {
             self.kept.append(&mut kept);
         }
         self.errors.extend(joiner.take_errors());
+        // Every file is read: the duplicate keys (one or two a node, FAC-DBL and PJ-DBL) are
+        // done with, before the held units are read back.
+        self.keys = KeyTracker::default();
     }
 }
 
@@ -536,7 +539,7 @@ pub fn run(
                     Err(_) => analysis.outcomes.push(lost_worker()),
                 }
             }
-            analysis.failures = merge_failures(failures);
+            analysis.failures = merge_failures(failures, &grammars.subjects);
             frozen
         })
     };

@@ -400,3 +400,46 @@ fn a_slow_rule_is_stopped_by_time_and_then_given_up() {
     );
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// A rule failing on many facts is told on the one first in report order, whatever the order
+/// the files were read in and the thread that met which fact: the same outcome each time.
+#[test]
+fn a_failing_rule_is_told_on_the_same_fact_whatever_the_reading_order_and_threads() {
+    let scripts = [(
+        "scripts/a.rhai",
+        "if facture.n_facture != \"\" { throw \"non\"; } false",
+    )];
+    let manifest = "name: echec\nversion: \"1\"\ngrammars: [b2]\nrules:\n  - { code: E1, kind: anomaly, severity: rejet, scope: facture, script: scripts/a.rhai, message: m }\n";
+    let dir = common::temp_rule_set("echec-ordre", manifest, &scripts);
+    let setup = common::setup_with(&dir);
+    let lots: Vec<_> = common::sample_files()
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "b2"))
+        .collect();
+    assert!(lots.len() > 3);
+    let mut reversed = lots.clone();
+    reversed.reverse();
+    let told = |files: &[std::path::PathBuf], jobs: usize| {
+        let a = setup.analyze(
+            vigie::files(files),
+            &Options {
+                jobs,
+                as_of: Some(common::date("2026-11-20")),
+                ..Options::default()
+            },
+        );
+        let failures: Vec<_> = a
+            .outcomes
+            .into_iter()
+            .filter(|o| &*o.code == "RULE")
+            .collect();
+        assert_eq!(failures.len(), 1, "{failures:#?}");
+        serde_json::to_string(&failures[0]).unwrap()
+    };
+    let first = told(&lots, 1);
+    assert!(first.contains("arrêtée sur"), "{first}");
+    assert_eq!(told(&reversed, 1), first, "files read in the other order");
+    assert_eq!(told(&reversed, 2), first, "on two threads");
+    assert_eq!(told(&lots, 2), first, "on two threads");
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -2,6 +2,8 @@
 //! it), units in, outcomes out. A failing or looping rule is stopped on that fact, counted, and
 //! reported once at the end; the other rules go on.
 
+use std::cmp::Ordering;
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -19,7 +21,7 @@ use super::manifest::{compile_scope, scope_chain, RuleSet};
 use crate::facts::{resolve, subject_of};
 use crate::model::{
     decimal_text, Details, ErrorCode, FieldType, GrammarSet, Kind, Node, NodeState, Outcome,
-    Severity, Source, Subject, Unit, Value,
+    Severity, Source, Subject, SubjectOrder, Unit, Value,
 };
 
 struct CompiledSet {
@@ -205,11 +207,11 @@ pub struct Failure {
     pub code: Arc<str>,
     /// Its script (or manifest, for a choice key).
     pub script: PathBuf,
-    /// Why it stopped, on the first fact.
+    /// Why it stopped, on the fact told.
     pub message: String,
     /// Where in the script.
     pub position: Position,
-    /// The first fact it failed on.
+    /// The fact told: of those it failed on, the first in report order.
     pub subject: Subject,
     /// Facts it failed on.
     pub count: u64,
@@ -248,7 +250,7 @@ enum FailureKey {
 pub struct Evaluator {
     as_of: NaiveDate,
     sets: Vec<CompiledSet>,
-    failures: HashMap<FailureKey, Failure>,
+    failures: Failures,
     /// Evaluates only this rule code (rule cases).
     only: Option<String>,
     /// Rules stopped by their time budget so often that they are not run any more.
@@ -342,7 +344,10 @@ impl Evaluator {
         Evaluator {
             as_of,
             sets: compiled,
-            failures,
+            failures: Failures {
+                by: failures,
+                order: grammars.subjects.clone(),
+            },
             only: None,
             given_up: HashMap::new(),
         }
@@ -386,7 +391,7 @@ impl Evaluator {
                 cs.runner.scope.rewind(cs.base_len);
             }
             let refs: Vec<&Node> = chain.iter().map(|n| &**n).collect();
-            count_failure(&mut self.failures, FailureKey::Internal, || Failure {
+            self.failures.count(FailureKey::Internal, || Failure {
                 set: Arc::from("vigie"),
                 code: Arc::from(ErrorCode::Internal.as_str()),
                 error: ErrorCode::Internal,
@@ -449,7 +454,7 @@ impl Evaluator {
                           ri: usize,
                           result: Evaluated,
                           out: &mut Vec<Outcome>,
-                          failures: &mut HashMap<FailureKey, Failure>|
+                          failures: &mut Failures|
              -> bool {
                 let Some(rule) = set.rules.get(ri) else {
                     return false;
@@ -468,7 +473,7 @@ impl Evaluator {
                         fired
                     }
                     Err(stop) => {
-                        count_failure(failures, FailureKey::Rule(si, ri), || Failure {
+                        failures.count(FailureKey::Rule(si, ri), || Failure {
                             error: ErrorCode::Rule,
                             set: Arc::clone(&set.id),
                             code: Arc::clone(&rule.code),
@@ -511,8 +516,8 @@ impl Evaluator {
                     Ok(Some(k)) => k,
                     Ok(None) => continue,
                     Err(stop) => {
-                        count_failure(&mut self.failures, FailureKey::Choice(si, *ci), || {
-                            Failure {
+                        self.failures
+                            .count(FailureKey::Choice(si, *ci), || Failure {
                                 error: ErrorCode::Rule,
                                 set: Arc::clone(&cs.set.id),
                                 code: Arc::clone(&choice.name),
@@ -521,8 +526,7 @@ impl Evaluator {
                                 position: Position::NONE,
                                 subject: subject_of(&refs),
                                 count: 0,
-                            }
-                        });
+                            });
                         continue;
                     }
                 };
@@ -551,20 +555,56 @@ impl Evaluator {
 
     /// The rules that failed, one entry per rule.
     pub fn failures(&self) -> Vec<Failure> {
-        let mut v: Vec<Failure> = self.failures.values().cloned().collect();
+        let mut v: Vec<Failure> = self.failures.by.values().cloned().collect();
         v.sort_by(|a, b| (&a.set, &a.code).cmp(&(&b.set, &b.code)));
         v
     }
 }
 
-/// Counts one more fact a rule (or a choice key) failed on; the first failure is the one
-/// reported, with its message and subject.
-fn count_failure(
-    failures: &mut HashMap<FailureKey, Failure>,
-    key: FailureKey,
-    first: impl FnOnce() -> Failure,
-) {
-    failures.entry(key).or_insert_with(first).count += 1;
+/// The rules that failed, one entry each, with the failure told: the one whose fact comes
+/// first in report order, so that it is the same whatever thread met which fact first.
+struct Failures {
+    by: HashMap<FailureKey, Failure>,
+    order: SubjectOrder,
+}
+
+impl Failures {
+    /// Counts one more fact a rule (or a choice key) failed on.
+    fn count(&mut self, key: FailureKey, failure: impl FnOnce() -> Failure) {
+        let failure = failure();
+        match self.by.entry(key) {
+            Entry::Vacant(v) => {
+                v.insert(Failure {
+                    count: 1,
+                    ..failure
+                });
+            }
+            Entry::Occupied(mut o) => {
+                let told = o.get_mut();
+                let count = told.count + 1;
+                if failure.before(told, &self.order) {
+                    *told = failure;
+                }
+                told.count = count;
+            }
+        }
+    }
+}
+
+impl Failure {
+    /// Whether this failure is told rather than `other` (of the same rule): its fact first
+    /// in report order, then its message and place.
+    fn before(&self, other: &Failure, order: &SubjectOrder) -> bool {
+        order
+            .key_bytes(&self.subject)
+            .cmp(&order.key_bytes(&other.subject))
+            .then_with(|| self.message.cmp(&other.message))
+            .then_with(|| {
+                let at = |f: &Failure| (f.position.line(), f.position.position());
+                at(self).cmp(&at(other))
+            })
+            == Ordering::Less
+    }
 }
 
 /// Why a script stopped on a fact, and where.
@@ -642,15 +682,22 @@ fn run_script(
     }
 }
 
-/// Merges failures of several evaluators (threads) into one per rule.
-pub fn merge_failures(all: Vec<Vec<Failure>>) -> Vec<Failure> {
+/// Merges failures of several evaluators (threads) into one per rule, the one told being the
+/// one whose fact comes first in report order (`order`).
+pub fn merge_failures(all: Vec<Vec<Failure>>, order: &SubjectOrder) -> Vec<Failure> {
     let mut merged: Vec<Failure> = Vec::new();
     for f in all.into_iter().flatten() {
         match merged
             .iter_mut()
             .find(|m| m.set == f.set && m.code == f.code)
         {
-            Some(m) => m.count += f.count,
+            Some(m) => {
+                let count = m.count + f.count;
+                if f.before(m, order) {
+                    *m = f;
+                }
+                m.count = count;
+            }
             None => merged.push(f),
         }
     }
