@@ -16,6 +16,7 @@ use std::sync::{Arc, PoisonError};
 
 use chrono::NaiveDate;
 
+use crate::facts::keys::KeySpace;
 pub use crate::facts::read::Origin;
 pub use crate::facts::read::Records;
 use crate::facts::read::{assemble_records, decode_file, detect, FileAssembly, Step};
@@ -252,8 +253,17 @@ impl Feeder<'_> {
         send: &mut dyn FnMut(Unit),
     ) {
         let mut order = order.into_iter();
+        let mut held = Vec::new();
         for (input, g) in order.by_ref().take(held_count) {
+            held.push(Arc::clone(&g));
             self.read(input, g, ahead, &mut |u| joiner.hold(u));
+        }
+        // No file of a held grammar comes after them: their duplicate keys (PJ-DBL's
+        // fingerprints, one a PJ line) are done with.
+        for g in &held {
+            for group in &g.groups {
+                self.keys.forget(KeySpace::Group(group.id));
+            }
         }
         joiner.seal();
         for (input, g) in order {

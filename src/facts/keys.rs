@@ -79,6 +79,11 @@ impl KeyTracker {
         self.see(KeySpace::Group(group.id), &refs)
     }
 
+    /// Drops the keys of `space`: none will be seen any more.
+    pub fn forget(&mut self, space: KeySpace) {
+        self.spaces.remove(&space);
+    }
+
     /// Records one more occurrence of join key `key` in key space `space` and returns its rank
     /// (1 = first).
     pub fn see_key(&mut self, space: KeySpace, key: &JoinKey) -> u32 {
