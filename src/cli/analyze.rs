@@ -254,7 +254,7 @@ pub fn run(a: Args) -> ExitCode {
         say!("vigie: tri sur disque impossible ({e}) : les résultats restent en mémoire, le rapport est entier");
     }
     let rest = std::mem::take(&mut analysis.outcomes);
-    let merged = match runs.merge(rest).and_then(Merged::read_ahead) {
+    let merged = match runs.merge(rest).map(Merged::read_ahead) {
         Ok(m) => m,
         Err(e) => {
             return fail(

@@ -86,9 +86,10 @@ impl<'g> Frozen<'g> {
     }
 
     /// `0..count()` cut in ranges for the workers, in order: each of at most `units` units and
-    /// at most `bytes` bytes of stashed roots (a unit of 16 Mio or more alone). A NOEMIE
-    /// file is one unit whose root reads back every return of the file and what they point to:
-    /// counting units alone would hand a few workers all of them at the end.
+    /// at most `bytes` bytes of stashed roots (a root over `bytes`, or whose length is not
+    /// known, starts a range of its own). A NOEMIE file is one unit whose root reads back every
+    /// return of the file and what they point to: counting units alone would hand one worker
+    /// all of them at the end.
     pub fn ranges(&self, units: usize, bytes: u64) -> Vec<Range<usize>> {
         let units = units.max(1);
         let mut ranges = Vec::new();
@@ -108,7 +109,7 @@ impl<'g> Frozen<'g> {
     }
 
     /// The length of the stashed root of the unit read `i`-th: 0 for a unit kept in memory or
-    /// a gathered fact, `None` when the reference does not hold it (a very long blob).
+    /// a gathered fact, `None` when it is not known (a very long blob, a root with no place).
     fn root_len(&self, i: usize) -> Option<u64> {
         let h = self.order.get(i).map_or(i, |&h| h as usize);
         match self.held.get(h) {

@@ -113,8 +113,8 @@ impl Stash {
         Ok(())
     }
 
-    /// The length of the blob of reference `blob`, when the reference holds it (blobs of 16 Mio
-    /// and more keep their length in the stash: `None`).
+    /// The length of the blob of reference `blob`, when the reference holds it (`None` for a
+    /// blob of 16 Mio or more, whose length is in the stash, and for an empty one).
     pub fn len_of(blob: u64) -> Option<u64> {
         Some(blob & ((1 << LEN_BITS) - 1)).filter(|&len| len > 0)
     }

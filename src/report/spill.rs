@@ -252,25 +252,44 @@ impl Merged {
 
 impl Merged {
     /// The same outcomes, merged on a thread of their own a few batches ahead of whoever takes
-    /// them: reading the runs back and writing the report then take a core each.
-    pub fn read_ahead(self) -> io::Result<Ahead> {
+    /// them: reading the runs back and writing the report then take a core each. When no
+    /// thread can be started, they are merged as they are taken.
+    pub fn read_ahead(self) -> Ahead {
+        // The merge is handed over once the thread runs: a thread that cannot start gives
+        // nothing back, and the merge must not be lost with it.
+        let (hand, handed) = sync_channel::<Merged>(1);
         let (send, batches) = sync_channel(AHEAD_BATCHES);
-        let thread = std::thread::Builder::new()
+        let spawned = std::thread::Builder::new()
             .name("vigie-fusion".into())
             .spawn(move || {
-                let mut merged = self;
+                let Ok(mut merged) = handed.recv() else {
+                    return;
+                };
                 loop {
                     let batch: Vec<_> = merged.by_ref().take(AHEAD_BATCH).collect();
                     if batch.is_empty() || send.send(batch).is_err() {
                         break;
                     }
                 }
-            })?;
-        Ok(Ahead {
+            });
+        let inline = |merged| Ahead {
+            inline: Some(merged),
+            batches: None,
+            batch: Vec::new().into_iter(),
+            thread: None,
+        };
+        let Ok(thread) = spawned else {
+            return inline(self);
+        };
+        if let Err(back) = hand.send(self) {
+            return inline(back.0);
+        }
+        Ahead {
+            inline: None,
             batches: Some(batches),
             batch: Vec::new().into_iter(),
             thread: Some(thread),
-        })
+        }
     }
 }
 
@@ -281,6 +300,8 @@ const AHEAD_BATCHES: usize = 4;
 
 /// The merged outcomes, read ahead on a thread of their own ([`Merged::read_ahead`]).
 pub struct Ahead {
+    /// The merge, when it could not be handed to a thread.
+    inline: Option<Merged>,
     batches: Option<Receiver<Vec<io::Result<Outcome>>>>,
     batch: std::vec::IntoIter<io::Result<Outcome>>,
     thread: Option<JoinHandle<()>>,
@@ -290,18 +311,29 @@ impl Iterator for Ahead {
     type Item = io::Result<Outcome>;
 
     fn next(&mut self) -> Option<io::Result<Outcome>> {
+        if let Some(merged) = self.inline.as_mut() {
+            return merged.next();
+        }
         loop {
             if let Some(next) = self.batch.next() {
                 return Some(next);
             }
-            self.batch = self.batches.as_ref()?.recv().ok()?.into_iter();
+            match self.batches.as_ref()?.recv() {
+                Ok(batch) => self.batch = batch.into_iter(),
+                // The merge ended: told, if its thread died rather than finished.
+                Err(_) => {
+                    self.batches = None;
+                    let died = self.thread.take().is_some_and(|t| t.join().is_err());
+                    return died.then(|| Err(damaged_run("illisible (fusion interrompue)")));
+                }
+            }
         }
     }
 }
 
 impl Drop for Ahead {
-    /// Stops the merging thread (its next batch finds no taker) and waits for it, so that
-    /// the runs are removed when this goes.
+    /// Stops the merging thread (its next batch finds no taker) and waits for it: the merge,
+    /// and with it its hold on the runs, ends with this.
     fn drop(&mut self) {
         self.batches = None;
         if let Some(thread) = self.thread.take() {
