@@ -248,9 +248,7 @@ impl Merged {
         }
         Ok(())
     }
-}
 
-impl Merged {
     /// The same outcomes, merged on a thread of their own a few batches ahead of whoever takes
     /// them: reading the runs back and writing the report then take a core each. When no
     /// thread can be started, they are merged as they are taken.

@@ -391,16 +391,19 @@ impl Evaluator {
                 cs.runner.scope.rewind(cs.base_len);
             }
             let refs: Vec<&Node> = chain.iter().map(|n| &**n).collect();
-            self.failures.count(FailureKey::Internal, || Failure {
-                set: Arc::from("vigie"),
-                code: Arc::from(ErrorCode::Internal.as_str()),
-                error: ErrorCode::Internal,
-                script: PathBuf::new(),
-                message: CONTAINED_PANIC.to_string(),
-                position: Position::NONE,
-                subject: subject_of(&refs),
-                count: 0,
-            });
+            self.failures.count(
+                FailureKey::Internal,
+                Failure {
+                    set: Arc::from("vigie"),
+                    code: Arc::from(ErrorCode::Internal.as_str()),
+                    error: ErrorCode::Internal,
+                    script: PathBuf::new(),
+                    message: CONTAINED_PANIC.to_string(),
+                    position: Position::NONE,
+                    subject: subject_of(&refs),
+                    count: 1,
+                },
+            );
         }
     }
 
@@ -473,16 +476,19 @@ impl Evaluator {
                         fired
                     }
                     Err(stop) => {
-                        failures.count(FailureKey::Rule(si, ri), || Failure {
-                            error: ErrorCode::Rule,
-                            set: Arc::clone(&set.id),
-                            code: Arc::clone(&rule.code),
-                            script: rule.script_path.clone(),
-                            message: stop.message,
-                            position: stop.position,
-                            subject: subject_of(&refs),
-                            count: 0,
-                        });
+                        failures.count(
+                            FailureKey::Rule(si, ri),
+                            Failure {
+                                error: ErrorCode::Rule,
+                                set: Arc::clone(&set.id),
+                                code: Arc::clone(&rule.code),
+                                script: rule.script_path.clone(),
+                                message: stop.message,
+                                position: stop.position,
+                                subject: subject_of(&refs),
+                                count: 1,
+                            },
+                        );
                         false
                     }
                 }
@@ -516,8 +522,9 @@ impl Evaluator {
                     Ok(Some(k)) => k,
                     Ok(None) => continue,
                     Err(stop) => {
-                        self.failures
-                            .count(FailureKey::Choice(si, *ci), || Failure {
+                        self.failures.count(
+                            FailureKey::Choice(si, *ci),
+                            Failure {
                                 error: ErrorCode::Rule,
                                 set: Arc::clone(&cs.set.id),
                                 code: Arc::clone(&choice.name),
@@ -525,8 +532,9 @@ impl Evaluator {
                                 message: stop.message,
                                 position: Position::NONE,
                                 subject: subject_of(&refs),
-                                count: 0,
-                            });
+                                count: 1,
+                            },
+                        );
                         continue;
                     }
                 };
@@ -569,29 +577,28 @@ struct Failures {
 }
 
 impl Failures {
-    /// Counts one more fact a rule (or a choice key) failed on.
-    fn count(&mut self, key: FailureKey, failure: impl FnOnce() -> Failure) {
-        let failure = failure();
+    /// Counts one more fact a rule (or a choice key) failed on (`failure`, of count 1).
+    fn count(&mut self, key: FailureKey, failure: Failure) {
         match self.by.entry(key) {
             Entry::Vacant(v) => {
-                v.insert(Failure {
-                    count: 1,
-                    ..failure
-                });
+                v.insert(failure);
             }
-            Entry::Occupied(mut o) => {
-                let told = o.get_mut();
-                let count = told.count + 1;
-                if failure.before(told, &self.order) {
-                    *told = failure;
-                }
-                told.count = count;
-            }
+            Entry::Occupied(mut o) => o.get_mut().absorb(failure, &self.order),
         }
     }
 }
 
 impl Failure {
+    /// Takes `other`, a failure of the same rule, into this one: their counts added, the one
+    /// told being the one whose fact comes first in report order (`order`).
+    fn absorb(&mut self, other: Failure, order: &SubjectOrder) {
+        let count = self.count + other.count;
+        if other.before(self, order) {
+            *self = other;
+        }
+        self.count = count;
+    }
+
     /// Whether this failure is told rather than `other` (of the same rule): its fact first
     /// in report order, then its message and place.
     fn before(&self, other: &Failure, order: &SubjectOrder) -> bool {
@@ -691,13 +698,7 @@ pub fn merge_failures(all: Vec<Vec<Failure>>, order: &SubjectOrder) -> Vec<Failu
             .iter_mut()
             .find(|m| m.set == f.set && m.code == f.code)
         {
-            Some(m) => {
-                let count = m.count + f.count;
-                if f.before(m, order) {
-                    *m = f;
-                }
-                m.count = count;
-            }
+            Some(m) => m.absorb(f, order),
             None => merged.push(f),
         }
     }
